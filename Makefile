@@ -1,0 +1,35 @@
+# Set-up and everyday commands. Needs only python3 (3.11+), pip and make: uv is installed
+# with pip when missing, and builds .venv from uv.lock.
+
+PYTHON ?= python3
+UV := $(PYTHON) -m uv
+RUN := $(UV) run --frozen
+SYNCED := .venv/.synced
+
+.PHONY: demo test lint format bench clean
+
+$(SYNCED): pyproject.toml uv.lock
+	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
+		|| $(PYTHON) -m pip install --quiet --break-system-packages uv
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+demo: $(SYNCED)
+	$(RUN) python examples/pipeline.py
+
+test: $(SYNCED)
+	$(RUN) pytest
+
+lint: $(SYNCED)
+	$(RUN) ruff check .
+	$(RUN) ruff format --check .
+
+format: $(SYNCED)
+	$(RUN) ruff check --fix .
+	$(RUN) ruff format .
+
+bench: $(SYNCED)
+	$(RUN) python bench/overhead.py
+
+clean:
+	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Plait blocks: typed, saved, secret-aware configuration (credentials, storage, notifications)."""

@@ -1,0 +1,86 @@
+"""Plait: plain Python functions become orchestrated flows and tasks.
+
+from plait import flow, task
+
+@task(retries=3)
+def double(x: int) -> int:
+    return 2 * x
+
+@flow
+def pipeline(n: int) -> int:
+    return sum(f.result() for f in double.map(range(n)))
+"""
+
+from plait.context import get_run_context
+from plait.exceptions import (
+    CancelledRunError,
+    CrashedRunError,
+    InvalidOptionError,
+    MappingLengthError,
+    MissingContextError,
+    ParameterError,
+    PlaitError,
+    RunTimeoutError,
+    UpstreamFailedError,
+)
+from plait.flows import Flow, flow
+from plait.futures import PlaitFuture, PlaitFutureList, as_completed, wait
+from plait.logs import get_run_logger
+from plait.states import (
+    Cached,
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Pending,
+    Retrying,
+    Running,
+    Scheduled,
+    State,
+    StateType,
+    TimedOut,
+)
+from plait.task_engine import unmapped
+from plait.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from plait.tasks import Task, task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cached",
+    "Cancelled",
+    "CancelledRunError",
+    "Completed",
+    "Crashed",
+    "CrashedRunError",
+    "Failed",
+    "Flow",
+    "InvalidOptionError",
+    "MappingLengthError",
+    "MissingContextError",
+    "ParameterError",
+    "Pending",
+    "PlaitError",
+    "PlaitFuture",
+    "PlaitFutureList",
+    "ProcessPoolTaskRunner",
+    "Retrying",
+    "RunTimeoutError",
+    "Running",
+    "Scheduled",
+    "State",
+    "StateType",
+    "Task",
+    "TaskRunner",
+    "ThreadPoolTaskRunner",
+    "TimedOut",
+    "UpstreamFailedError",
+    "__version__",
+    "as_completed",
+    "flow",
+    "get_run_context",
+    "get_run_logger",
+    "task",
+    "unmapped",
+    "wait",
+]

@@ -1,0 +1,81 @@
+"""The runs in progress on this thread of execution, held in context variables.
+
+Context variables follow the work: into worker threads (the engine copies the context),
+into ``asyncio`` tasks, and not into unrelated threads.
+"""
+
+from __future__ import annotations
+
+import itertools
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from plait.exceptions import MissingContextError
+
+if TYPE_CHECKING:
+    from plait.flows import Flow
+    from plait.futures import PlaitFuture
+    from plait.runs import FlowRun, TaskRun
+    from plait.task_runners import TaskRunner
+    from plait.tasks import Task
+
+
+@dataclass(slots=True, eq=False)
+class FlowRunContext:
+    """A flow run in progress: its runner, and every future submitted in it."""
+
+    flow: Flow
+    flow_run: FlowRun
+    task_runner: TaskRunner
+    log_prints: bool
+    futures: list[PlaitFuture] = field(default_factory=list)
+    _task_counters: dict[str, itertools.count] = field(default_factory=dict)
+
+    @property
+    def run(self) -> FlowRun:
+        return self.flow_run
+
+    def next_task_run_name(self, task_name: str) -> str:
+        """``transform-0``, ``transform-1``, … numbered per task within this flow run."""
+        counter = self._task_counters.get(task_name)
+        if counter is None:
+            counter = self._task_counters.setdefault(task_name, itertools.count())
+        return f"{task_name}-{next(counter)}"
+
+
+@dataclass(slots=True, eq=False)
+class TaskRunContext:
+    """A task run in progress."""
+
+    task: Task
+    task_run: TaskRun
+    log_prints: bool
+
+    @property
+    def run(self) -> TaskRun:
+        return self.task_run
+
+
+flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("plait_flow_run", default=None)
+task_run_var: ContextVar[TaskRunContext | None] = ContextVar("plait_task_run", default=None)
+
+
+def current_context() -> TaskRunContext | FlowRunContext | None:
+    """The innermost run in progress, or None outside flows and tasks."""
+    return task_run_var.get() or flow_run_var.get()
+
+
+def get_run_context() -> TaskRunContext | FlowRunContext:
+    """The innermost run in progress: the task run if inside a task, else the flow run.
+
+    Useful for ``get_run_context().task_run.run_count`` (which attempt this is) and
+    similar; raises ``MissingContextError`` outside any flow or task.
+    """
+    context = current_context()
+    if context is None:
+        raise MissingContextError(
+            "There is no flow run or task run in progress here; call this from inside a "
+            "function decorated with @flow or @task."
+        )
+    return context

@@ -1,0 +1,47 @@
+"""Exceptions Plait raises to users. Each message names what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class PlaitError(Exception):
+    """Base class of every error Plait raises itself."""
+
+
+class InvalidOptionError(PlaitError, ValueError):
+    """A decorator or runner option has a bad value (raised when the flow or task is defined)."""
+
+
+class ParameterError(PlaitError, TypeError):
+    """Arguments passed to a flow or task do not fit its signature or its type hints."""
+
+
+class MappingLengthError(PlaitError, ValueError):
+    """The iterables given to ``Task.map`` have different lengths."""
+
+
+class MissingContextError(PlaitError, RuntimeError):
+    """Something that needs a running flow or task was used outside of one."""
+
+
+class UpstreamFailedError(PlaitError):
+    """A task did not run because a task it depends on did not complete."""
+
+
+class RunTimeoutError(PlaitError, TimeoutError):
+    """A flow or task ran longer than its ``timeout_seconds``.
+
+    Also the exception delivered asynchronously into a sync body that is still running
+    in its thread after the deadline (see ``docs/concepts.md``, "Timeouts").
+    """
+
+
+class CancelledRunError(PlaitError):
+    """The run was cancelled before it finished."""
+
+
+class CrashedRunError(PlaitError):
+    """The run ended because its process or worker died or was interrupted, not by its own code."""
+
+
+class RemoteError(PlaitError):
+    """Stands in for an exception raised in a worker process that could not be sent back."""

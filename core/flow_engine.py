@@ -1,0 +1,151 @@
+"""Running flow runs: bind and validate parameters, give the run its own task runner, run
+the body, wait for every future it submitted, and derive the final state from its return.
+
+A flow ends Failed when its body raises, or when it returns a failed state, or a future
+(or a collection of futures) of a task run that did not complete. Futures the body never
+waited for are waited for before the flow ends. Their failures are logged with the task
+runs but do not fail the flow, as in Prefect 3.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from plait.context import FlowRunContext, flow_run_var, task_run_var
+from plait.dependencies import collect_upstream, state_of, substitute
+from plait.exceptions import InvalidOptionError, ParameterError
+from plait.futures import PlaitFuture, wait_all, wait_all_async
+from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
+from plait.logs import capture_prints, run_logger, setup_logging
+from plait.runs import FlowRun, generate_run_name
+from plait.states import Failed, Pending, State
+
+if TYPE_CHECKING:
+    from plait.flows import Flow
+
+
+def _prepare(flow: Flow, args: tuple, kwargs: dict) -> tuple[FlowRun, tuple, dict, State | None]:
+    """Create the flow run; bad parameters give a run that is already Failed."""
+    setup_logging()
+    failure: State | None = None
+    parameters: dict[str, Any] = {}
+    try:
+        bound = flow.bind(args, kwargs)
+        bound.apply_defaults()
+        parameters = flow.validate(dict(bound.arguments))
+        bound.arguments.update(parameters)
+        name = flow.run_name(bound) or generate_run_name()
+        args, kwargs = bound.args, bound.kwargs
+    except (ParameterError, InvalidOptionError) as exc:
+        failure = Failed(exc, str(exc))
+        name = generate_run_name()
+    parent_flow = flow_run_var.get()
+    parent_task = task_run_var.get()
+    if parent_task is not None:
+        parent_flow_run_id = parent_task.task_run.flow_run_id
+    else:
+        parent_flow_run_id = parent_flow.flow_run.id if parent_flow is not None else None
+    flow_run = FlowRun.create(
+        flow_name=flow.name,
+        name=name,
+        parameters=parameters,
+        state=Pending(),
+        tags=flow.tags,
+        parent_flow_run_id=parent_flow_run_id,
+        parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
+    )
+    return flow_run, args, kwargs, failure
+
+
+@contextmanager
+def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
+    """The flow run's context and task runner, for the duration of its lifecycle."""
+    log_prints = flow.resolve_log_prints()
+    if log_prints:
+        capture_prints()
+    runner = flow.task_runner.duplicate()
+    context = FlowRunContext(flow, flow_run, runner, log_prints)
+    flow_token = flow_run_var.set(context)
+    task_token = task_run_var.set(None)
+    run_logger(flow_run).info("Beginning flow run %r for flow %r", flow_run.name, flow.name)
+    runner.start()
+    try:
+        yield context
+    finally:
+        # Only a timeout or a crash leaves futures unfinished: stop what has not started.
+        abandoned = [future for future in context.futures if not future.done()]
+        for future in abandoned:
+            future.cancel()
+        runner.shutdown(wait=not abandoned)
+        task_run_var.reset(task_token)
+        flow_run_var.reset(flow_token)
+
+
+def _final_value(value: Any) -> Any:
+    """The flow's result, or a Failed state if it returned runs that did not complete."""
+    if isinstance(value, State):
+        return value
+    found: list[PlaitFuture | State] = []
+    collect_upstream(value, found)
+    if not found:
+        return value
+    unfinished = [item for item in found if not state_of(item).is_completed()]
+    if not unfinished:
+        return substitute(value)
+    names = ", ".join(
+        repr(item.task_run.name) if isinstance(item, PlaitFuture) else f"a {item.name} state"
+        for item in unfinished
+    )
+    first = state_of(unfinished[0])
+    message = f"{len(unfinished)} of {len(found)} returned task runs did not complete: {names}"
+    return Failed(first.data if isinstance(first.data, Exception) else None, message)
+
+
+def _body(context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    try:
+        value = fn(*args, **kwargs)
+    except Exception:
+        wait_all(context.futures)
+        raise
+    wait_all(context.futures)
+    return _final_value(value)
+
+
+async def _body_async(
+    context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs: Any
+) -> Any:
+    try:
+        value = await fn(*args, **kwargs)
+    except Exception:
+        await wait_all_async(context.futures)
+        raise
+    await wait_all_async(context.futures)
+    return _final_value(value)
+
+
+def call_flow(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
+    """``flow(...)`` for a sync flow: the whole run, in this thread."""
+    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
+    if failure is not None:
+        return flow.deliver(conclude(flow, flow_run, failure), return_state)
+    with _flow_run_scope(flow, flow_run) as context:
+        body = partial(
+            attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
+        )
+        state = drive(lifecycle(flow, flow_run), body)
+    return flow.deliver(state, return_state)
+
+
+async def call_flow_async(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
+    """``await flow(...)`` for an async flow: the whole run, on this event loop."""
+    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
+    if failure is not None:
+        return flow.deliver(conclude(flow, flow_run, failure), return_state)
+    with _flow_run_scope(flow, flow_run) as context:
+        fn = partial(_body_async, context, flow.fn)
+        body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
+        state = await drive_async(lifecycle(flow, flow_run), body)
+    return flow.deliver(state, return_state)

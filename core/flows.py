@@ -1,0 +1,73 @@
+"""Flows: functions whose every call is a tracked flow run that orchestrates tasks."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from plait import flow_engine
+from plait import options as opt
+from plait.definition import Definition
+from plait.parameters import Validator, build_validator
+from plait.task_runners import resolve_task_runner
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_NOT_BUILT: Any = object()
+
+
+class Flow(Definition, Generic[P, R]):
+    """A function made into a Plait flow. See ``plait.options.FlowOptions`` for its options.
+
+    Calling it runs a flow run and returns the function's return value. Called from
+    another flow, it runs as a subflow linked to its parent. Its tasks' ``.submit()`` and
+    ``.map()`` go to its ``task_runner`` (a ``ThreadPoolTaskRunner`` unless set).
+    """
+
+    kind = "flow"
+    kind_label = "Flow"
+    completion_log_level = logging.INFO
+    run_name_option = "flow_run_name"
+    options_type = opt.FlowOptions
+
+    def __init__(self, fn: Callable[P, R], **options: Unpack[opt.FlowOptions]) -> None:
+        super().__init__(fn, **options)
+        owner = f"@flow {self.name!r}"
+        self.validate_parameters = opt.check_bool(
+            options.get("validate_parameters", True), "validate_parameters", owner
+        )
+        self.task_runner = resolve_task_runner(options.get("task_runner"), owner)
+        self._validator: Validator | None = _NOT_BUILT
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return super().__call__(*args, **kwargs)
+
+    def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Coerce parameters to the function's type hints (if ``validate_parameters``)."""
+        if not self.validate_parameters:
+            return parameters
+        if self._validator is _NOT_BUILT:
+            self._validator = build_validator(self.fn, self.name)
+        return parameters if self._validator is None else self._validator(parameters)
+
+    def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
+        return flow_engine.call_flow(self, args, kwargs, return_state)
+
+    async def _run_async(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
+        return await flow_engine.call_flow_async(self, args, kwargs, return_state)
+
+
+@overload
+def flow(fn: Callable[P, R], /) -> Flow[P, R]: ...
+@overload
+def flow(**options: Unpack[opt.FlowOptions]) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+def flow(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a flow: ``@flow`` or ``@flow(retries=1, task_runner=..., ...)``."""
+    if fn is None:
+        return lambda fn: Flow(fn, **options)
+    return Flow(fn, **options)

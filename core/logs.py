@@ -1,0 +1,146 @@
+"""Run loggers: every record goes to the journal, tagged with its run, and to the console.
+
+Console output is rendered by rich on stderr. ``PLAIT_LOGGING_LEVEL`` (default ``INFO``)
+sets the level. Handlers are attached on the first run, not at import, so
+``import plait`` stays light and never touches the user's logging configuration.
+"""
+
+from __future__ import annotations
+
+import builtins
+import logging
+import os
+import sys
+import threading
+from datetime import UTC, datetime
+from typing import Any
+
+from plait import journal
+from plait.context import current_context, flow_run_var, get_run_context
+from plait.exceptions import InvalidOptionError
+from plait.journal import LogEmitted
+from plait.runs import Run
+
+FLOW_RUN_LOGGER = "plait.flow_runs"
+TASK_RUN_LOGGER = "plait.task_runs"
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+_setup_lock = threading.Lock()
+_is_set_up = False
+
+
+class JournalHandler(logging.Handler):
+    """Records every log line as a ``LogEmitted`` event in the run journal."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._traceback_formatter = logging.Formatter()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+            if record.exc_info:
+                message += "\n" + self._traceback_formatter.formatException(record.exc_info)
+            journal.record(
+                LogEmitted(
+                    flow_run_id=getattr(record, "flow_run_id", None),
+                    task_run_id=getattr(record, "task_run_id", None),
+                    level=record.levelno,
+                    logger=record.name,
+                    message=message,
+                    timestamp=datetime.fromtimestamp(record.created, UTC),
+                )
+            )
+        except Exception:
+            self.handleError(record)
+
+
+class RunFormatter(logging.Formatter):
+    """Prefixes each console line with the name of the run that wrote it."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        run_name = getattr(record, "task_run_name", None) or getattr(record, "flow_run_name", None)
+        return f"{run_name} | {text}" if run_name else text
+
+
+def _console_handler() -> logging.Handler:
+    from rich.console import Console
+    from rich.logging import RichHandler
+
+    handler = RichHandler(
+        console=Console(stderr=True),
+        show_path=False,
+        markup=False,
+        log_time_format="%H:%M:%S",
+    )
+    handler.setFormatter(RunFormatter())
+    return handler
+
+
+def setup_logging() -> None:
+    """Attach Plait's handlers to the ``plait`` logger, once per process."""
+    global _is_set_up
+    if _is_set_up:
+        return
+    with _setup_lock:
+        if _is_set_up:
+            return
+        level = os.environ.get("PLAIT_LOGGING_LEVEL", "INFO").upper()
+        if level not in _LEVELS:
+            raise InvalidOptionError(
+                f"PLAIT_LOGGING_LEVEL must be one of {', '.join(_LEVELS)}; got {level!r}. "
+                "Set it in the environment, e.g. PLAIT_LOGGING_LEVEL=DEBUG."
+            )
+        logger = logging.getLogger("plait")
+        logger.setLevel(level)
+        logger.propagate = False
+        logger.addHandler(JournalHandler())
+        logger.addHandler(_console_handler())
+        _is_set_up = True
+
+
+def run_logger(run: Run) -> logging.LoggerAdapter[Any]:
+    """A logger whose records carry the ids and names of ``run`` and of its flow run.
+
+    Records get ``flow_run_id``, ``flow_run_name``, ``task_run_id`` and ``task_run_name``
+    attributes (None where they do not apply, or where the flow run's name is unknown, as in
+    a worker process).
+    """
+    if run.kind == "flow":
+        extra = {"flow_run_id": run.id, "flow_run_name": run.name}
+        extra.update(task_run_id=None, task_run_name=None)
+        return logging.LoggerAdapter(logging.getLogger(FLOW_RUN_LOGGER), extra)
+    flow_context = flow_run_var.get()
+    flow_run_name = flow_context.flow_run.name if flow_context is not None else None
+    extra = {"flow_run_id": run.flow_run_id, "flow_run_name": flow_run_name}
+    extra.update(task_run_id=run.id, task_run_name=run.name)
+    return logging.LoggerAdapter(logging.getLogger(TASK_RUN_LOGGER), extra)
+
+
+def get_run_logger() -> logging.LoggerAdapter[Any]:
+    """The logger of the run in progress: use it inside flows and tasks.
+
+    Raises ``MissingContextError`` outside any flow or task.
+    """
+    return run_logger(get_run_context().run)
+
+
+_builtin_print = builtins.print
+
+
+def _print(*args: Any, sep: str | None = " ", end: str | None = "\n", file: Any = None,
+           flush: bool = False) -> None:  # fmt: skip
+    """``print``, sent to the run logger when the run in progress has ``log_prints=True``."""
+    if file is None or file is sys.stdout:
+        context = current_context()
+        if context is not None and context.log_prints:
+            run_logger(context.run).info((" " if sep is None else sep).join(map(str, args)))
+            return
+    _builtin_print(*args, sep=sep, end=end, file=file, flush=flush)
+
+
+def capture_prints() -> None:
+    """Route ``print`` through ``_print``; done once, the first time a run asks for it."""
+    if builtins.print is not _print:
+        builtins.print = _print

@@ -1,0 +1,190 @@
+"""Validation of flow and task options, done once when a flow or task is defined.
+
+Every check raises ``InvalidOptionError`` naming the flow or task, the option, what was
+given and what is expected, so a typo fails at import time rather than at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import numbers
+import string
+from collections.abc import Callable, Iterable
+from typing import Any, TypedDict
+
+from plait.exceptions import InvalidOptionError
+
+RetryDelay = float | tuple[float, ...] | Callable[[int], float]
+RunName = str | Callable[..., str]
+
+
+def _fail(owner: str, option: str, expected: str, value: Any) -> InvalidOptionError:
+    return InvalidOptionError(f"{owner}: {option} must be {expected}; got {value!r}.")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_name(value: Any, owner: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise _fail(owner, "name", "a non-empty string", value)
+    return value
+
+
+def check_optional_str(value: Any, option: str, owner: str) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise _fail(owner, option, "a string or None", value)
+    return value
+
+
+def check_tags(value: Any, owner: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise _fail(owner, "tags", 'a list of strings, such as tags=["etl", "nightly"]', value)
+    tags = tuple(value)
+    if not all(isinstance(tag, str) and tag for tag in tags):
+        raise _fail(owner, "tags", "a list of non-empty strings", value)
+    return tags
+
+
+def check_retries(value: Any, owner: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _fail(owner, "retries", "a whole number >= 0 (0 disables retries)", value)
+    return value
+
+
+def check_retry_delay(value: Any, owner: str) -> RetryDelay:
+    """A number of seconds, a list of them (one per retry, the last repeating), or a
+    callable that takes the retry number (1 for the first retry) and returns seconds."""
+    expected = (
+        "a number of seconds >= 0, a non-empty list of them (one per retry), "
+        "or a callable taking the retry number"
+    )
+    if callable(value):
+        return value
+    if is_number(value):
+        if value < 0:
+            raise _fail(owner, "retry_delay_seconds", expected, value)
+        return float(value)
+    if isinstance(value, list | tuple):
+        if not value or not all(is_number(v) and v >= 0 for v in value):
+            raise _fail(owner, "retry_delay_seconds", expected, value)
+        return tuple(float(v) for v in value)
+    raise _fail(owner, "retry_delay_seconds", expected, value)
+
+
+def check_jitter(value: Any, owner: str) -> float | None:
+    if value is None:
+        return None
+    if not is_number(value) or value < 0:
+        raise _fail(owner, "retry_jitter_factor", "a number >= 0 or None", value)
+    return float(value)
+
+
+def check_timeout(value: Any, owner: str) -> float | None:
+    if value is None:
+        return None
+    if not is_number(value) or value <= 0:
+        raise _fail(
+            owner, "timeout_seconds", "a number of seconds > 0, or None for no limit", value
+        )
+    return float(value)
+
+
+def check_optional_bool(value: Any, option: str, owner: str) -> bool | None:
+    if value is not None and not isinstance(value, bool):
+        raise _fail(owner, option, "True, False or None", value)
+    return value
+
+
+def check_bool(value: Any, option: str, owner: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(owner, option, "True or False", value)
+    return value
+
+
+def check_optional_callable(value: Any, option: str, owner: str) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise _fail(owner, option, "a callable or None", value)
+    return value
+
+
+def check_hooks(value: Any, option: str, owner: str) -> tuple[Callable[..., Any], ...]:
+    """A list of callables ``hook(flow_or_task, run, state)``; a single callable is accepted too."""
+    if value is None:
+        return ()
+    if callable(value):
+        return (value,)
+    if not isinstance(value, list | tuple):
+        raise _fail(owner, option, "a list of callables hook(flow_or_task, run, state)", value)
+    for hook in value:
+        if not callable(hook):
+            raise _fail(owner, option, "a list of callables, but one item is not callable", hook)
+    return tuple(value)
+
+
+def check_run_name(
+    value: Any, option: str, owner: str, parameters: Iterable[str]
+) -> RunName | None:
+    """A ``str.format`` template over the parameters (``"load-{day}"``) or a callable.
+
+    A template may only name parameters that exist, so a typo fails here, not per run.
+    """
+    if value is None or callable(value):
+        return value
+    if not isinstance(value, str) or not value:
+        raise _fail(owner, option, 'a template string such as "load-{day}", or a callable', value)
+    known = set(parameters)
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(value) if field is not None]
+    except ValueError as exc:
+        raise _fail(owner, option, f"a valid template ({exc})", value) from None
+    for field in fields:
+        root = field.split(".", 1)[0].split("[", 1)[0]
+        if root not in known:
+            names = ", ".join(sorted(known)) or "none"
+            raise InvalidOptionError(
+                f"{owner}: {option} {value!r} refers to {{{field}}}, which is not a parameter "
+                f"(parameters: {names})."
+            )
+    return value
+
+
+class RunOptions(TypedDict, total=False):
+    """Options flows and tasks share (the reference list for ``@flow(...)`` and ``@task(...)``)."""
+
+    name: str
+    description: str
+    tags: list[str]
+    retries: int
+    retry_delay_seconds: float | list[float] | Callable[[int], float]
+    retry_jitter_factor: float | None
+    timeout_seconds: float | None
+    log_prints: bool | None
+    on_completion: list[Callable[..., Any]]
+    on_failure: list[Callable[..., Any]]
+    on_crashed: list[Callable[..., Any]]
+    on_cancellation: list[Callable[..., Any]]
+
+
+class TaskOptions(RunOptions, total=False):
+    retry_condition_fn: Callable[..., bool] | None
+    task_run_name: str | Callable[..., str] | None
+
+
+class FlowOptions(RunOptions, total=False):
+    flow_run_name: str | Callable[..., str] | None
+    validate_parameters: bool
+    task_runner: Any
+
+
+def check_option_names(options: dict[str, Any], allowed: type, owner: str) -> None:
+    """Reject unknown option names, suggesting the closest known one."""
+    import difflib
+
+    for key in options:
+        if key not in allowed.__annotations__:
+            close = difflib.get_close_matches(key, allowed.__annotations__, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise InvalidOptionError(f"{owner}: unknown option {key!r}.{hint}")

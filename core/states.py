@@ -1,0 +1,165 @@
+"""Run states: where a flow run or task run is in its life, when it got there, and its result."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
+
+
+class StateType(enum.Enum):
+    SCHEDULED = "Scheduled"
+    PENDING = "Pending"
+    RUNNING = "Running"
+    RETRYING = "Retrying"
+    COMPLETED = "Completed"
+    CACHED = "Cached"
+    FAILED = "Failed"
+    TIMED_OUT = "TimedOut"
+    CRASHED = "Crashed"
+    CANCELLED = "Cancelled"
+
+
+FINAL_TYPES = frozenset(
+    {
+        StateType.COMPLETED,
+        StateType.CACHED,
+        StateType.FAILED,
+        StateType.TIMED_OUT,
+        StateType.CRASHED,
+        StateType.CANCELLED,
+    }
+)
+_SUCCESS_TYPES = frozenset({StateType.COMPLETED, StateType.CACHED})
+_FAILURE_TYPES = frozenset({StateType.FAILED, StateType.TIMED_OUT})
+_UNSUCCESSFUL_TYPES = FINAL_TYPES - _SUCCESS_TYPES
+
+
+class State:
+    """A point in a run's life: its type, when it was entered, why, and (once final) its result.
+
+    ``data`` holds the return value of a completed run, or the exception of an unsuccessful
+    one; ``result()`` hands back the first and raises the second.
+    """
+
+    __slots__ = ("data", "message", "timestamp", "type")
+
+    def __init__(self, type: StateType, message: str | None = None, data: Any = None) -> None:
+        self.type = type
+        self.message = message
+        self.data = data
+        self.timestamp = datetime.now(UTC)
+
+    @property
+    def name(self) -> str:
+        return self.type.value
+
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """Return the run's value, or raise the exception that ended it.
+
+        With ``raise_on_failure=False`` the exception of an unsuccessful run is returned
+        instead of raised.
+        """
+        if self.type in _SUCCESS_TYPES:
+            return self.data
+        if self.type not in FINAL_TYPES:
+            raise PlaitError(
+                f"A {self.name} run has no result yet; wait for it to finish "
+                "(future.result() or future.wait()) before asking for its result."
+            )
+        error = self.data if isinstance(self.data, BaseException) else self._default_error()
+        if raise_on_failure:
+            raise error
+        return error
+
+    def _default_error(self) -> BaseException:
+        message = self.message or f"The run ended in state {self.name}."
+        if self.type is StateType.CRASHED:
+            return CrashedRunError(message)
+        if self.type is StateType.CANCELLED:
+            return CancelledRunError(message)
+        return PlaitError(message)
+
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_retrying(self) -> bool:
+        return self.type is StateType.RETRYING
+
+    def is_completed(self) -> bool:
+        """True for Completed and Cached: the run produced a usable result."""
+        return self.type in _SUCCESS_TYPES
+
+    def is_cached(self) -> bool:
+        return self.type is StateType.CACHED
+
+    def is_failed(self) -> bool:
+        """True for Failed and TimedOut: the run's own code did not succeed."""
+        return self.type in _FAILURE_TYPES
+
+    def is_timed_out(self) -> bool:
+        return self.type is StateType.TIMED_OUT
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type in FINAL_TYPES
+
+    def is_unsuccessful(self) -> bool:
+        """True for final states without a result: failed, timed out, crashed, cancelled."""
+        return self.type in _UNSUCCESSFUL_TYPES
+
+    def __repr__(self) -> str:
+        return f"{self.name}({self.message!r})" if self.message else f"{self.name}()"
+
+
+def Scheduled(message: str | None = None) -> State:
+    return State(StateType.SCHEDULED, message)
+
+
+def Pending(message: str | None = None) -> State:
+    return State(StateType.PENDING, message)
+
+
+def Running(message: str | None = None) -> State:
+    return State(StateType.RUNNING, message)
+
+
+def Retrying(message: str | None = None) -> State:
+    return State(StateType.RETRYING, message)
+
+
+def Completed(data: Any = None, message: str | None = None) -> State:
+    return State(StateType.COMPLETED, message, data)
+
+
+def Cached(data: Any = None, message: str | None = None) -> State:
+    return State(StateType.CACHED, message, data)
+
+
+def Failed(data: BaseException | None = None, message: str | None = None) -> State:
+    return State(StateType.FAILED, message, data)
+
+
+def TimedOut(data: BaseException | None = None, message: str | None = None) -> State:
+    return State(StateType.TIMED_OUT, message, data)
+
+
+def Crashed(data: BaseException | None = None, message: str | None = None) -> State:
+    return State(StateType.CRASHED, message, data)
+
+
+def Cancelled(data: BaseException | None = None, message: str | None = None) -> State:
+    return State(StateType.CANCELLED, message, data)

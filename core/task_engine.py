@@ -1,0 +1,404 @@
+"""Running task runs: called directly in the caller's thread, or submitted to the flow's
+task runner with their upstream futures resolved first.
+
+Upstream futures are awaited by the engine, not by worker threads. A submitted task is
+handed to the runner only once every future it depends on has finished, so no worker
+ever blocks waiting for another. If an upstream did not complete, the task ends Failed
+without running. Because of that, the same code serves thread pools, process pools and
+clusters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import itertools
+import threading
+import traceback
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from plait import journal
+from plait.context import TaskRunContext, flow_run_var, task_run_var
+from plait.dependencies import collect_upstream, substitute, upstream_failure
+from plait.exceptions import (
+    CancelledRunError,
+    CrashedRunError,
+    MappingLengthError,
+    MissingContextError,
+    ParameterError,
+    RemoteError,
+    UpstreamFailedError,
+)
+from plait.futures import PlaitFuture, PlaitFutureList, wait_all_async
+from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
+from plait.logs import capture_prints, setup_logging
+from plait.runs import TaskRun
+from plait.states import Cancelled, Crashed, Failed, Pending, State
+from plait.task_runners import TaskRunner
+
+if TYPE_CHECKING:
+    from plait.tasks import Task
+
+Upstream = list[PlaitFuture | State]
+
+_standalone_counters: dict[str, itertools.count] = {}
+
+
+class unmapped:
+    """Pass an argument whole to every run of ``Task.map`` instead of mapping over it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+# Creating task runs.
+
+
+def _create_task_run(
+    task: Task, bound: inspect.BoundArguments, upstream: Upstream, map_index: int | None = None
+) -> TaskRun:
+    flow_context = flow_run_var.get()
+    task_context = task_run_var.get()
+    name = task.run_name(bound)
+    if name is None:
+        if flow_context is not None:
+            name = flow_context.next_task_run_name(task.name)
+        else:
+            counter = _standalone_counters.setdefault(task.name, itertools.count())
+            name = f"{task.name}-{next(counter)}"
+    if flow_context is not None:
+        flow_run_id = flow_context.flow_run.id
+    else:
+        flow_run_id = task_context.task_run.flow_run_id if task_context is not None else None
+    return TaskRun.create(
+        task_name=task.name,
+        name=name,
+        state=Pending(),
+        flow_run_id=flow_run_id,
+        parent_task_run_id=task_context.task_run.id if task_context is not None else None,
+        upstream=tuple(item.task_run.id for item in upstream if isinstance(item, PlaitFuture)),
+        tags=task.tags,
+        map_index=map_index,
+    )
+
+
+def _upstream_of(args: tuple, kwargs: dict) -> Upstream:
+    found: Upstream = []
+    if args:
+        collect_upstream(args, found)
+    if kwargs:
+        collect_upstream(kwargs, found)
+    return found
+
+
+# Running a task run in this thread.
+
+
+@contextmanager
+def _task_run_scope(task: Task, task_run: TaskRun, log_prints: bool) -> Iterator[None]:
+    setup_logging()
+    if log_prints:
+        capture_prints()
+    token = task_run_var.set(TaskRunContext(task, task_run, log_prints))
+    try:
+        yield
+    finally:
+        task_run_var.reset(token)
+
+
+def run_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool) -> State:
+    """Run a sync task's lifecycle in this thread and return its final state."""
+    with _task_run_scope(task, task_run, log_prints):
+        body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
+        return drive(lifecycle(task, task_run), body)
+
+
+async def run_task_async(
+    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
+) -> State:
+    """Run an async task's lifecycle on the running event loop and return its final state."""
+    with _task_run_scope(task, task_run, log_prints):
+        body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
+        return await drive_async(lifecycle(task, task_run), body)
+
+
+def _run_anywhere(
+    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
+) -> State:
+    """Run a task run to its final state in a thread with no event loop (a worker)."""
+    if task.isasync:
+        return asyncio.run(run_task_async(task, task_run, args, kwargs, log_prints))
+    return run_task(task, task_run, args, kwargs, log_prints)
+
+
+def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
+    """``task(...)`` for a sync task: a tracked run in the caller's thread."""
+    task_run = _create_task_run(
+        task, task.bind(args, kwargs), upstream := _upstream_of(args, kwargs)
+    )
+    if upstream:
+        failure = upstream_failure(upstream)
+        if failure is not None:
+            return task.deliver(conclude(task, task_run, failure), return_state)
+        args, kwargs = substitute(args), substitute(kwargs)
+    state = run_task(task, task_run, args, kwargs, task.resolve_log_prints())
+    return task.deliver(state, return_state)
+
+
+async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
+    """``await task(...)`` for an async task: a tracked run on the caller's event loop."""
+    task_run = _create_task_run(
+        task, task.bind(args, kwargs), upstream := _upstream_of(args, kwargs)
+    )
+    if upstream:
+        await wait_all_async([item for item in upstream if isinstance(item, PlaitFuture)])
+        failure = upstream_failure(upstream)
+        if failure is not None:
+            return task.deliver(conclude(task, task_run, failure), return_state)
+        args, kwargs = substitute(args), substitute(kwargs)
+    state = await run_task_async(task, task_run, args, kwargs, task.resolve_log_prints())
+    return task.deliver(state, return_state)
+
+
+# Submitting task runs to the flow's task runner.
+
+
+def _check_wait_for(wait_for: Any, task: Task) -> Upstream:
+    if wait_for is None:
+        return []
+    if isinstance(wait_for, PlaitFuture | State):
+        return [wait_for]
+    items = list(wait_for) if isinstance(wait_for, Iterable) else None
+    if items is None or not all(isinstance(item, PlaitFuture | State) for item in items):
+        raise ParameterError(
+            f"Task {task.name!r}: wait_for must be a list of futures (from .submit() or "
+            f".map()) or states; got {wait_for!r}."
+        )
+    return items
+
+
+def submit_task(
+    task: Task, args: tuple, kwargs: dict, wait_for: Any = None, map_index: int | None = None
+) -> PlaitFuture:
+    """``task.submit(...)``: create the run now, run it once its upstream has finished."""
+    flow_context = flow_run_var.get()
+    if flow_context is None:
+        raise MissingContextError(
+            f"Task {task.name!r} was submitted outside of a flow. .submit() and .map() need "
+            "a flow's task runner: call them inside a @flow, or call the task directly."
+        )
+    bound = task.bind(args, kwargs)
+    upstream = _upstream_of(args, kwargs) + _check_wait_for(wait_for, task)
+    future = PlaitFuture(_create_task_run(task, bound, upstream, map_index))
+    flow_context.futures.append(future)
+    start = partial(
+        _start,
+        task,
+        future,
+        args,
+        kwargs,
+        upstream,
+        flow_context.task_runner,
+        task.resolve_log_prints(),
+        contextvars.copy_context(),
+    )
+    pending = [item for item in upstream if isinstance(item, PlaitFuture) and not item.done()]
+    if pending:
+        _when_all_done(pending, start)
+    else:
+        start()
+    return future
+
+
+def _when_all_done(futures: list[PlaitFuture], callback: Callable[[], None]) -> None:
+    remaining = len(futures)
+    lock = threading.Lock()
+
+    def one_done(_: PlaitFuture) -> None:
+        nonlocal remaining
+        with lock:
+            remaining -= 1
+            last = remaining == 0
+        if last:
+            callback()
+
+    for future in futures:
+        future.add_done_callback(one_done)
+
+
+def _start(
+    task: Task,
+    future: PlaitFuture,
+    args: tuple,
+    kwargs: dict,
+    upstream: Upstream,
+    runner: TaskRunner,
+    log_prints: bool,
+    context: contextvars.Context,
+) -> None:
+    """Hand a task run whose upstream has finished to the runner (or end it right here)."""
+    task_run = future.task_run
+    try:
+        state = upstream_failure(upstream) if upstream else None
+        if future._cancel_requested:
+            state = _cancelled(task_run)
+        if state is None:
+            args, kwargs = substitute(args), substitute(kwargs)
+            if runner.in_process:
+                runner_future = runner.submit(
+                    partial(context.run, _run_anywhere, task, task_run, args, kwargs, log_prints)
+                )
+                decode = _local_state
+            else:
+                runner_future = runner.submit(
+                    RemoteTaskCall(task, task_run, args, kwargs, log_prints)
+                )
+                decode = _remote_state
+            runner_future.add_done_callback(partial(_settle, task, future, decode))
+            if not future._attach(runner_future):
+                runner_future.cancel()
+            return
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        state = Failed(exc, f"Could not submit task run {task_run.name!r} to {runner!r}: {reason}")
+    future._set_final(conclude(task, task_run, state))
+
+
+def _cancelled(task_run: TaskRun) -> State:
+    message = f"Task run {task_run.name!r} was cancelled before it started."
+    return Cancelled(CancelledRunError(message), message)
+
+
+def _settle(
+    task: Task,
+    future: PlaitFuture,
+    decode: Callable[[TaskRun, Any], State],
+    runner_future: Any,
+) -> None:
+    """Turn what the runner reported into the future's final state."""
+    task_run = future.task_run
+    if runner_future.cancelled():
+        state = conclude(task, task_run, _cancelled(task_run))
+    else:
+        try:
+            state = decode(task_run, runner_future.result())
+        except Exception as exc:
+            message = (
+                f"Task run {task_run.name!r} crashed: its worker failed with "
+                f"{type(exc).__name__}: {exc}"
+            )
+            error = CrashedRunError(message)
+            error.__cause__ = exc
+            state = conclude(task, task_run, Crashed(error, message))
+    future._set_final(state)
+
+
+def _local_state(task_run: TaskRun, state: State) -> State:
+    return state
+
+
+def _remote_state(task_run: TaskRun, payload: bytes) -> State:
+    import cloudpickle
+
+    state, run_count, events = cloudpickle.loads(payload)
+    journal.record_many(events)
+    task_run.run_count = run_count
+    return state
+
+
+@dataclass(slots=True)
+class RemoteTaskCall:
+    """A task run packed for a worker process or cluster: calling it runs the task there and
+    returns the final state, attempt count and journal events, pickled."""
+
+    task: Task
+    task_run: TaskRun
+    args: tuple
+    kwargs: dict
+    log_prints: bool
+
+    def __call__(self) -> bytes:
+        import cloudpickle
+
+        with journal.capturing() as capture:
+            run = self.task_run
+            state = _run_anywhere(self.task, run, self.args, self.kwargs, self.log_prints)
+            try:
+                return cloudpickle.dumps((state, run.run_count, capture.events))
+            except Exception as exc:
+                what = "result" if state.is_completed() else "exception"
+                message = (
+                    f"Task run {run.name!r} ended {state.name}, but its {what} could not be "
+                    f"sent back from the worker: {type(exc).__name__}: {exc}"
+                )
+                if isinstance(state.data, BaseException):
+                    message += "\n" + "".join(traceback.format_exception(state.data))
+                state = run.set_state(Failed(RemoteError(message), message.split("\n", 1)[0]))
+                return cloudpickle.dumps((state, run.run_count, capture.events))
+
+
+# Mapping.
+
+
+def _is_mappable(value: Any) -> bool:
+    return isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray | Mapping)
+
+
+def map_task(task: Task, args: tuple, kwargs: dict, wait_for: Any = None) -> PlaitFutureList:
+    """``task.map(...)``: one submitted run per element of the iterable arguments."""
+    bound = task.bind(args, kwargs)
+    arguments: dict[str, Any] = {}
+    mapped: dict[str, list[Any]] = {}
+    for name, value in bound.arguments.items():
+        if isinstance(value, PlaitFuture):
+            value = _mapped_future_value(task, value)
+        kind = task.signature.parameters[name].kind
+        if isinstance(value, unmapped):
+            arguments[name] = value.value
+        elif kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
+            arguments[name] = value
+        elif _is_mappable(value):
+            mapped[name] = list(value)
+            arguments[name] = None
+        else:
+            arguments[name] = value
+    if not mapped:
+        raise ParameterError(
+            f"Task {task.name!r}.map() needs at least one iterable argument to map over; to run "
+            "the task once, call it or use .submit()."
+        )
+    lengths = {name: len(values) for name, values in mapped.items()}
+    if len(set(lengths.values())) > 1:
+        given = ", ".join(f"{name} has {length}" for name, length in lengths.items())
+        raise MappingLengthError(
+            f"Task {task.name!r}.map() got iterables of different lengths ({given}). Give them "
+            "the same length, or wrap arguments to pass whole in plait.unmapped(...)."
+        )
+    futures = PlaitFutureList()
+    for index in range(next(iter(lengths.values()))):
+        for name, values in mapped.items():
+            arguments[name] = values[index]
+        call = inspect.BoundArguments(task.signature, dict(arguments))
+        futures.append(submit_task(task, call.args, call.kwargs, wait_for, map_index=index))
+    return futures
+
+
+def _mapped_future_value(task: Task, future: PlaitFuture) -> Any:
+    """The result of a future passed to ``map``, needed to know how many runs to create."""
+    state = future._future.result()
+    if not state.is_completed():
+        message = (
+            f"Task {task.name!r}.map() needs the result of upstream task run "
+            f"{future.task_run.name!r} to know how many runs to create, but it ended {state.name}."
+        )
+        raise UpstreamFailedError(message) from (
+            state.data if isinstance(state.data, BaseException) else None
+        )
+    return state.data

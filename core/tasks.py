@@ -1,0 +1,75 @@
+"""Tasks: functions whose every call inside a flow is a tracked, retried task run."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
+
+from plait import options as opt
+from plait import task_engine
+from plait.definition import Definition
+from plait.futures import PlaitFuture, PlaitFutureList
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class Task(Definition, Generic[P, R]):
+    """A function made into a Plait task. See ``plait.options.TaskOptions`` for its options.
+
+    - ``task(...)`` runs it now, as a tracked task run, and returns its value.
+    - ``task.submit(...)`` hands it to the flow's task runner and returns a ``PlaitFuture``.
+    - ``task.map(...)`` submits one run per element of the iterable arguments.
+
+    Futures may be passed as arguments, also nested in lists, dicts and dataclasses. The
+    task then runs after they finish, with their values, and ends Failed without running
+    if any of them did not complete.
+    """
+
+    kind = "task"
+    kind_label = "Task"
+    completion_log_level = logging.DEBUG
+    reserved_parameters = frozenset({"return_state", "wait_for"})
+    run_name_option = "task_run_name"
+    options_type = opt.TaskOptions
+
+    def __init__(self, fn: Callable[P, R], **options: Unpack[opt.TaskOptions]) -> None:
+        super().__init__(fn, **options)
+        self.retry_condition_fn = opt.check_optional_callable(
+            options.get("retry_condition_fn"), "retry_condition_fn", f"@task {self.name!r}"
+        )
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return super().__call__(*args, **kwargs)
+
+    def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
+        return task_engine.call_task(self, args, kwargs, return_state)
+
+    async def _run_async(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
+        return await task_engine.call_task_async(self, args, kwargs, return_state)
+
+    def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFuture:
+        """Run the task on the flow's task runner; ``wait_for`` lists futures to wait for
+        first (ordering without passing data)."""
+        return task_engine.submit_task(self, args, kwargs, wait_for)
+
+    def map(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFutureList:
+        """Submit one run per element of the iterable arguments (zipped, so they must have
+        equal lengths). Strings, bytes, mappings and ``unmapped(x)`` are passed whole to
+        every run. A future whose result is iterable is mapped over once it finishes."""
+        return task_engine.map_task(self, args, kwargs, wait_for)
+
+
+@overload
+def task(fn: Callable[P, R], /) -> Task[P, R]: ...
+@overload
+def task(**options: Unpack[opt.TaskOptions]) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
+    """Make a function a task: ``@task`` or ``@task(retries=3, ...)``."""
+    if fn is None:
+        return lambda fn: Task(fn, **options)
+    return Task(fn, **options)

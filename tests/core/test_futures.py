@@ -1,0 +1,309 @@
+"""Futures, waiting, mapping and the flow's handling of what it submitted (thread runner)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+
+from plait import (
+    MappingLengthError,
+    MissingContextError,
+    ParameterError,
+    PlaitFuture,
+    ThreadPoolTaskRunner,
+    UpstreamFailedError,
+    as_completed,
+    flow,
+    task,
+    unmapped,
+    wait,
+)
+
+
+@task
+def identity(x):
+    return x
+
+
+@task
+def gated(gate: threading.Event, value):
+    assert gate.wait(30), "test gate never opened"
+    return value
+
+
+@task
+def explode():
+    raise ValueError("boom")
+
+
+def test_future_exposes_state_result_wait_and_timeout():
+    gate = threading.Event()
+
+    @flow
+    def pipeline():
+        future = gated.submit(gate, "v")
+        assert isinstance(future, PlaitFuture)
+        assert not future.done()
+        assert future.state.name in ("Pending", "Running")
+        with pytest.raises(TimeoutError):
+            future.result(timeout=0.05)
+        gate.set()
+        future.wait()
+        return future.done(), future.state.name, future.result()
+
+    assert pipeline() == (True, "Completed", "v")
+
+
+def test_result_raises_the_task_exception_or_returns_it_when_asked():
+    @flow
+    def pipeline():
+        future = explode.submit()
+        with pytest.raises(ValueError, match="boom"):
+            future.result()
+        return type(future.result(raise_on_failure=False)).__name__
+
+    assert pipeline() == "ValueError"
+
+
+def test_wait_and_as_completed_report_runs_as_they_finish():
+    gate = threading.Event()
+
+    @flow
+    def pipeline():
+        slow, fast = gated.submit(gate, "slow"), identity.submit("fast")
+        fast.wait()
+        done, not_done = wait([slow, fast], timeout=0.05)
+        assert done == {fast}
+        assert not_done == {slow}
+        order = []
+        for future in as_completed([slow, fast]):
+            order.append(future.result())
+            gate.set()
+        return order
+
+    assert pipeline() == ["fast", "slow"]
+
+
+def test_map_zips_iterables_and_passes_strings_dicts_and_unmapped_whole():
+    @task
+    def combine(number, letter, prefix, config, items):
+        return f"{prefix}{number}{letter}{config['sep']}{len(items)}"
+
+    @flow
+    def pipeline():
+        futures = combine.map([1, 2], ["a", "b"], "p-", {"sep": "/"}, unmapped([0, 0, 0]))
+        return futures.result()
+
+    assert pipeline() == ["p-1a/3", "p-2b/3"]
+
+
+def test_map_rejects_iterables_of_different_lengths_naming_them():
+    @task
+    def pair(left, right):
+        return left, right
+
+    @flow
+    def pipeline():
+        pair.map([1, 2, 3], right=[1, 2])
+
+    with pytest.raises(MappingLengthError, match=r"left has 3, right has 2.*unmapped"):
+        pipeline()
+
+
+def test_map_needs_something_to_map_over():
+    @flow
+    def pipeline():
+        identity.map("a string is passed whole")
+
+    with pytest.raises(ParameterError, match="needs at least one iterable argument"):
+        pipeline()
+
+
+def test_map_over_a_future_uses_its_result_for_the_width(recorder):
+    @task
+    def discover() -> list[str]:
+        return ["a.csv", "b.csv", "c.csv"]
+
+    @flow
+    def pipeline():
+        return identity.map(discover.submit()).result()
+
+    assert pipeline() == ["a.csv", "b.csv", "c.csv"]
+    assert len(recorder.task_runs()) == 4
+
+
+def test_map_over_a_failed_future_names_it():
+    @flow
+    def pipeline():
+        identity.map(explode.submit())
+
+    with pytest.raises(UpstreamFailedError, match="'explode-0' to know how many runs"):
+        pipeline()
+
+
+def test_map_of_an_empty_iterable_gives_no_runs():
+    @flow
+    def pipeline():
+        return identity.map([]).result()
+
+    assert pipeline() == []
+
+
+def test_ten_thousand_mapped_tasks_complete():
+    @flow
+    def pipeline():
+        return sum(identity.map(range(10_000)).result())
+
+    assert pipeline() == sum(range(10_000))
+
+
+def test_futures_the_flow_never_waited_for_are_waited_for_before_it_ends(recorder):
+    gate = threading.Event()
+
+    @flow
+    def fire_and_forget():
+        gated.submit(gate, 1)
+        gated.submit(gate, 2)
+        gate.set()
+
+    fire_and_forget()
+    assert [r.state for r in recorder.task_runs()] == ["Completed", "Completed"]
+    assert recorder.flow_runs()[0].state == "Completed"
+
+
+def test_a_flow_fails_when_it_returns_a_failed_future_but_not_for_one_it_ignores(recorder):
+    @flow
+    def returns_failure():
+        return [identity.submit(1), explode.submit()]
+
+    @flow
+    def ignores_failure():
+        explode.submit()
+        return "fine"
+
+    state = returns_failure(return_state=True)
+    assert state.is_failed()
+    assert state.message == "1 of 2 returned task runs did not complete: 'explode-0'"
+    with pytest.raises(ValueError, match="boom"):
+        state.result()
+    assert ignores_failure() == "fine"
+
+
+def test_a_flow_returning_futures_returns_their_values():
+    @flow
+    def pipeline():
+        return {"a": identity.submit(1), "b": [identity.submit(2)]}
+
+    assert pipeline() == {"a": 1, "b": [2]}
+
+
+def test_submit_outside_a_flow_explains_what_to_do():
+    with pytest.raises(
+        MissingContextError, match=r"submitted outside of a flow.*call the task directly"
+    ):
+        identity.submit(1)
+
+
+def test_wait_for_must_hold_futures():
+    @flow
+    def pipeline():
+        identity.submit(1, wait_for=["not a future"])
+
+    with pytest.raises(ParameterError, match="wait_for must be a list of futures"):
+        pipeline()
+
+
+def test_thread_runner_runs_up_to_max_workers_at_once():
+    """Three tasks meet at a barrier: only a runner that runs them concurrently gets through."""
+    barrier = threading.Barrier(3, timeout=10)
+
+    @task
+    def meet(i):
+        barrier.wait()
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=3))
+    def pipeline():
+        return meet.map(range(3)).result()
+
+    assert pipeline() == [0, 1, 2]
+
+
+def test_thread_runner_never_exceeds_max_workers():
+    lock = threading.Lock()
+    running = [0]
+    peak = [0]
+
+    @task
+    def count(i):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        with lock:
+            running[0] -= 1
+        return i
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    def pipeline():
+        return count.map(range(50)).result()
+
+    assert pipeline() == list(range(50))
+    assert peak[0] == 1
+
+
+def test_downstream_of_many_upstreams_never_blocks_a_worker():
+    """With one worker, a downstream submitted before its upstream finished must not hold
+    the only worker while it waits (it is only handed to the runner once upstream is done)."""
+    gate = threading.Event()
+
+    @flow(task_runner=ThreadPoolTaskRunner(max_workers=1))
+    def pipeline():
+        upstream = gated.submit(gate, 2)
+        downstream = identity.submit([upstream])
+        gate.set()
+        return downstream.result(timeout=10)
+
+    assert pipeline() == [2]
+
+
+# Futures in async flows
+
+
+def test_async_flows_can_submit_await_and_block_on_futures_without_deadlock():
+    @task
+    async def async_double(x):
+        await asyncio.sleep(0)
+        return 2 * x
+
+    @flow
+    async def pipeline():
+        first = async_double.submit(1)
+        mapped = identity.map([1, 2])
+        awaited = await first
+        blocked = mapped[0].result(timeout=10)  # blocks the loop briefly; tasks run elsewhere
+        return awaited, blocked, [await f for f in mapped]
+
+    assert asyncio.run(pipeline()) == (2, 1, [1, 2])
+
+
+def test_async_flows_wait_for_unawaited_futures(recorder):
+    @flow
+    async def pipeline():
+        identity.submit(1)
+
+    asyncio.run(pipeline())
+    assert recorder.task_runs()[0].state == "Completed"
+
+
+def test_an_async_task_called_with_a_future_waits_for_it():
+    @task
+    async def async_identity(x):
+        return x
+
+    @flow
+    async def pipeline():
+        return await async_identity(identity.submit("upstream value"))
+
+    assert asyncio.run(pipeline()) == "upstream value"

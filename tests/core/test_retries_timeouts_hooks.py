@@ -1,0 +1,337 @@
+"""Retries (delays, jitter, conditions), timeouts (sync and async), and state hooks."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+import pytest
+
+from plait import RunTimeoutError, flow, get_run_context, task
+
+# Retries
+
+
+def flaky_until(succeed_on: int):
+    """A task body that fails until its ``succeed_on``-th attempt."""
+
+    def body():
+        attempt = get_run_context().task_run.run_count
+        if attempt < succeed_on:
+            raise ConnectionError(f"attempt {attempt} failed")
+        return attempt
+
+    return body
+
+
+def test_a_task_is_retried_until_it_succeeds(recorder):
+    assert task(retries=3)(flaky_until(3))() == 3
+    [run] = recorder.task_runs()
+    assert [s.state for s in run.states] == [
+        "Pending", "Running", "Retrying", "Running", "Retrying", "Running", "Completed",
+    ]  # fmt: skip
+    assert run.run_count == 3
+    assert run.states[2].message == "ConnectionError: attempt 1 failed (retry 1/3 in 0s)"
+
+
+def test_retries_exhausted_ends_failed_with_the_last_error(recorder):
+    with pytest.raises(ConnectionError, match="attempt 3 failed"):
+        task(retries=2)(flaky_until(10))()
+    [run] = recorder.task_runs()
+    assert run.state == "Failed"
+    assert run.run_count == 3
+
+
+def test_retry_delay_list_is_used_per_attempt_and_really_waited():
+    t = task(retries=3, retry_delay_seconds=[0.05, 0.1])(flaky_until(4))
+    assert [t.retry_delay(n) for n in (1, 2, 3, 4)] == [0.05, 0.1, 0.1, 0.1]
+    started = time.monotonic()
+    assert t() == 4
+    assert time.monotonic() - started >= 0.25  # 0.05 + 0.1 + 0.1: sleeps never end early
+
+
+def test_retry_delay_callable_receives_the_retry_number(recorder):
+    t = task(retries=2, retry_delay_seconds=lambda n: n / 100)(flaky_until(3))
+    t()
+    messages = [s.message for s in recorder.task_runs()[0].states if s.state == "Retrying"]
+    assert [m.rsplit("(", 1)[1] for m in messages] == ["retry 1/2 in 0.01s)", "retry 2/2 in 0.02s)"]
+
+
+def test_a_retry_delay_callable_returning_nonsense_fails_the_run_clearly():
+    t = task(retries=2, retry_delay_seconds=lambda n: -1)(flaky_until(3))
+    with pytest.raises(ValueError, match="retry_delay_seconds returned -1 for retry 1"):
+        t()
+
+
+def test_jitter_stretches_delays_within_bounds():
+    t = task(retries=1, retry_delay_seconds=10, retry_jitter_factor=0.5)(flaky_until(1))
+    delays = [t.retry_delay(1) for _ in range(500)]
+    assert all(10 <= d <= 15 for d in delays)
+    assert max(delays) - min(delays) > 2  # actually random, not a constant
+
+
+def test_retry_condition_decides_which_errors_are_retried(recorder):
+    seen = []
+
+    def only_connection_errors(task_, task_run, state):
+        seen.append((task_.name, task_run.name, state.name))
+        return isinstance(state.data, ConnectionError)
+
+    @task(retries=5, retry_condition_fn=only_connection_errors)
+    def picky():
+        if get_run_context().task_run.run_count == 1:
+            raise ConnectionError("transient")
+        raise PermissionError("fatal")
+
+    with pytest.raises(PermissionError):
+        picky()
+    assert recorder.task_runs()[0].run_count == 2
+    assert seen == [("picky", "picky-0", "Failed"), ("picky", "picky-0", "Failed")]
+
+
+def test_flows_retry_too(recorder):
+    calls = []
+
+    @flow(retries=1)
+    def sometimes():
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first try fails")
+        return "ok"
+
+    assert sometimes() == "ok"
+    assert recorder.flow_runs()[0].run_count == 2
+
+
+# Timeouts
+
+
+def test_a_sync_task_over_its_timeout_ends_timed_out_and_its_thread_is_interrupted(recorder):
+    interrupted = threading.Event()
+
+    @task(timeout_seconds=0.2)
+    def spins():
+        try:
+            while True:
+                pass
+        except RunTimeoutError:
+            interrupted.set()
+            raise
+
+    state = spins(return_state=True)
+    assert state.is_timed_out()
+    assert state.is_failed()
+    assert "exceeded its timeout of 0.2 seconds" in state.message
+    assert interrupted.wait(timeout=10), "the runaway loop should receive RunTimeoutError"
+    with pytest.raises(RunTimeoutError):
+        state.result()
+
+
+def test_a_timeout_is_reported_on_time_even_while_sync_code_blocks_in_c():
+    release = threading.Event()
+
+    @task(timeout_seconds=0.2)
+    def blocks():
+        release.wait(30)  # a blocking call: the exception can only arrive after it returns
+
+    started = time.monotonic()
+    state = blocks(return_state=True)
+    elapsed = time.monotonic() - started
+    release.set()
+    assert state.is_timed_out()
+    assert elapsed < 10  # reported at the deadline, not after the 30 s block
+
+
+def test_an_async_task_over_its_timeout_is_cancelled():
+    cancelled = threading.Event()
+
+    @task(timeout_seconds=0.1)
+    async def waits_forever():
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+
+    @flow
+    async def pipeline():
+        state = await waits_forever(return_state=True)
+        return state.is_timed_out()
+
+    assert asyncio.run(pipeline()) is True
+    assert cancelled.is_set()
+
+
+def test_timeouts_are_retried_like_failures(recorder):
+    @task(timeout_seconds=0.1, retries=1)
+    async def slow_then_fast():
+        if get_run_context().task_run.run_count == 1:
+            await asyncio.sleep(30)
+        return "fast"
+
+    assert asyncio.run(slow_then_fast()) == "fast"
+    assert [s.state for s in recorder.task_runs()[0].states].count("Retrying") == 1
+
+
+def test_a_flow_over_its_timeout_ends_timed_out_and_unstarted_tasks_are_cancelled(recorder):
+    release = threading.Event()
+
+    @task
+    def hold():
+        release.wait(30)
+
+    @flow(timeout_seconds=0.3, task_runner="threads")
+    def too_slow():
+        futures = [hold.submit() for _ in range(40)]  # more than the pool's workers
+        futures[0].result()
+
+    state = too_slow(return_state=True)
+    release.set()
+    assert state.is_timed_out()
+    states = {run.state for run in recorder.task_runs()}
+    assert "Cancelled" in states
+
+
+# Hooks
+
+
+def test_hooks_fire_on_their_states_with_the_task_run_and_state():
+    calls = []
+
+    def record(name):
+        return lambda t, run, state: calls.append((name, t.name, run.name, state.name))
+
+    @task(on_completion=[record("done")], on_failure=[record("failed")])
+    def ok():
+        return 1
+
+    @task(on_completion=[record("done")], on_failure=[record("failed"), record("page")])
+    def bad():
+        raise ValueError
+
+    @flow(on_completion=[record("flow-done")])
+    def pipeline():
+        ok()
+        bad(return_state=True)
+
+    pipeline()
+    assert [c[0] for c in calls] == ["done", "failed", "page", "flow-done"]
+    assert calls[1][1:] == ("bad", "bad-0", "Failed")
+
+
+def test_on_failure_fires_for_timeouts_and_after_retries_only_once():
+    failures = []
+
+    @task(retries=2, timeout_seconds=0.05, on_failure=[lambda t, r, s: failures.append(s.name)])
+    async def too_slow():
+        await asyncio.sleep(10)
+
+    asyncio.run(too_slow(return_state=True))
+    assert failures == ["TimedOut"]
+
+
+def test_a_failing_hook_is_logged_and_does_not_change_the_state(recorder):
+    def broken_hook(t, run, state):
+        raise RuntimeError("hook bug")
+
+    assert task(on_completion=[broken_hook])(lambda: 5)() == 5
+    [run] = recorder.task_runs()
+    assert run.state == "Completed"
+    [log] = [entry for entry in recorder.logs() if "Hook" in entry.message]
+    assert "'broken_hook' failed on state Completed" in log.message
+    assert "hook bug" in log.message
+
+
+def test_async_hooks_are_awaited():
+    calls = []
+
+    async def async_hook(t, run, state):
+        await asyncio.sleep(0)
+        calls.append(state.name)
+
+    task(on_completion=[async_hook])(lambda: 1)()
+
+    @task(on_completion=[async_hook])
+    async def in_async():
+        return 1
+
+    asyncio.run(in_async())
+    assert calls == ["Completed", "Completed"]
+
+
+def test_callable_objects_work_as_hooks():
+    class Notifier:
+        def __init__(self):
+            self.sent = []
+
+        def __call__(self, flow_, flow_run, state):
+            self.sent.append(f"{flow_.name} {state.name}")
+
+    notifier = Notifier()
+
+    @flow(on_failure=[notifier])
+    def broken():
+        raise ValueError
+
+    broken(return_state=True)
+    assert notifier.sent == ["broken Failed"]
+
+
+def test_keyboard_interrupt_crashes_the_run_fires_on_crashed_and_propagates(recorder):
+    crashed = []
+
+    @task(on_crashed=[lambda t, r, s: crashed.append(("task", s.name))])
+    def interrupted():
+        raise KeyboardInterrupt
+
+    @flow(on_crashed=[lambda f, r, s: crashed.append(("flow", s.name))])
+    def pipeline():
+        interrupted()
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline()
+    assert crashed == [("task", "Crashed"), ("flow", "Crashed")]
+    assert [r.state for r in recorder.runs()] == ["Crashed", "Crashed"]
+
+
+def test_cancelling_an_unstarted_future_fires_on_cancellation(recorder):
+    cancelled = []
+    gate = threading.Event()
+
+    @task
+    def blocker():
+        gate.wait(30)
+
+    @task(on_cancellation=[lambda t, r, s: cancelled.append(r.name)])
+    def later(x):
+        return x
+
+    @flow
+    def pipeline():
+        first = blocker.submit()
+        downstream = later.submit(first)  # waits for `first`, so it has not started
+        assert downstream.cancel()
+        gate.set()
+
+    pipeline()  # the flow waits for every future before it ends
+    assert cancelled == ["later-0"]
+    assert [run.state for run in recorder.task_runs()] == ["Completed", "Cancelled"]
+
+
+def test_async_cancellation_ends_the_task_cancelled_and_propagates():
+    cancelled = []
+
+    @task(on_cancellation=[lambda t, r, s: cancelled.append(s.name)])
+    async def long_wait():
+        await asyncio.Event().wait()
+
+    async def main():
+        running = asyncio.ensure_future(long_wait())
+        await asyncio.sleep(0.01)
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await running
+
+    asyncio.run(main())
+    assert cancelled == ["Cancelled"]

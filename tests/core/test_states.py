@@ -1,0 +1,81 @@
+"""States: types, helpers, and result() returning the value or raising the original error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from plait import (
+    Cached,
+    Cancelled,
+    CancelledRunError,
+    Completed,
+    Crashed,
+    CrashedRunError,
+    Failed,
+    Pending,
+    PlaitError,
+    Retrying,
+    Running,
+    Scheduled,
+    StateType,
+    TimedOut,
+)
+
+
+def test_every_state_type_has_a_constructor_with_timestamp_and_message():
+    before = datetime.now(UTC)
+    states = [
+        Scheduled("s"), Pending("p"), Running("r"), Retrying("re"), Completed(1, "c"),
+        Cached(1, "ca"), Failed(ValueError(), "f"), TimedOut(None, "t"), Crashed(None, "cr"),
+        Cancelled(None, "x"),
+    ]  # fmt: skip
+    assert [s.type for s in states] == list(StateType)
+    assert all(s.timestamp >= before and s.message for s in states)
+    assert [s.name for s in states] == [t.value for t in StateType]
+
+
+def test_helpers_group_states_as_users_expect():
+    assert Completed().is_completed()
+    assert Cached().is_completed()
+    assert Cached().is_cached()
+    assert Failed().is_failed()
+    assert TimedOut().is_failed()
+    assert TimedOut().is_timed_out()
+    assert not Crashed().is_failed()
+    assert Crashed().is_crashed()
+    assert Cancelled().is_cancelled()
+    assert not Cancelled().is_failed()
+    assert all(s.is_final() for s in (Completed(), Failed(), Crashed(), Cancelled(), TimedOut()))
+    assert not any(s.is_final() for s in (Scheduled(), Pending(), Running(), Retrying()))
+    assert Scheduled().is_scheduled()
+    assert Pending().is_pending()
+    assert Running().is_running()
+    assert Retrying().is_retrying()
+
+
+def test_result_returns_value_or_raises_the_original_exception():
+    assert Completed({"rows": 3}).result() == {"rows": 3}
+    error = KeyError("missing")
+    with pytest.raises(KeyError) as raised:
+        Failed(error, "KeyError").result()
+    assert raised.value is error
+    assert Failed(error).result(raise_on_failure=False) is error
+
+
+def test_result_of_unsuccessful_state_without_exception_raises_a_meaningful_error():
+    with pytest.raises(CrashedRunError, match="worker died"):
+        Crashed(message="worker died").result()
+    with pytest.raises(CancelledRunError):
+        Cancelled().result()
+
+
+def test_result_of_a_state_that_is_not_final_explains_itself():
+    with pytest.raises(PlaitError, match="no result yet"):
+        Running().result()
+
+
+def test_repr_shows_name_and_message_but_never_the_data():
+    assert repr(Completed("secret-value")) == "Completed()"
+    assert repr(Failed(ValueError("x"), "ValueError: x")) == "Failed('ValueError: x')"
