@@ -88,6 +88,9 @@ class Definition:
             owner,
             self.signature.parameters,
         )
+        self._run_name_takes_parameters = callable(self.run_name_template) and bool(
+            inspect.signature(self.run_name_template).parameters
+        )
         self._hooks: dict[StateType, tuple[Callable[..., Any], ...]] = {}
         for option, state_types in _HOOK_OPTIONS.items():
             hooks = opt.check_hooks(options.get(option), option, owner)
@@ -144,8 +147,8 @@ class Definition:
             return None
         bound.apply_defaults()
         if callable(template):
-            takes_argument = bool(inspect.signature(template).parameters)
-            name = template(dict(bound.arguments)) if takes_argument else template()
+            takes_parameters = self._run_name_takes_parameters
+            name = template(dict(bound.arguments)) if takes_parameters else template()
         else:
             name = template.format(**bound.arguments)
         if not isinstance(name, str) or not name:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.concurrency import run_coroutine_sync
 from plait.exceptions import RunTimeoutError
-from plait.logs import run_logger
+from plait.logs import log_for_run, run_logger
 from plait.runs import Run
 from plait.states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, TimedOut
 from plait.timeouts import DeadlineExceeded, call_with_deadline
@@ -82,7 +82,7 @@ def lifecycle(definition: Definition, run: Run) -> Steps:
             break
         retry = f"retry {run.run_count}/{definition.retries} in {delay:g}s"
         run.set_state(Retrying(f"{state.message} ({retry})"))
-        run_logger(run).warning("Failed with %s - %s", state.message, retry)
+        log_for_run(run, logging.WARNING, "Failed with %s - %s", state.message, retry)
         if delay > 0:
             interruption = yield Sleep(delay)
             if interruption is not None:
@@ -94,13 +94,12 @@ def lifecycle(definition: Definition, run: Run) -> Steps:
 def finish(definition: Definition, run: Run, state: State) -> Steps:
     """Enter the final ``state``, log it, and fire its hooks."""
     run.set_state(state)
-    logger = run_logger(run)
     if state.is_completed():
-        logger.log(definition.completion_log_level, "Finished in state %r", state)
+        log_for_run(run, definition.completion_log_level, "Finished in state %r", state)
     else:
         error = state.data if isinstance(state.data, Exception) else None
         exc_info = None if error is None else (type(error), error, error.__traceback__)
-        logger.error("Finished in state %r", state, exc_info=exc_info)
+        log_for_run(run, logging.ERROR, "Finished in state %r", state, exc_info=exc_info)
     for hook in definition.hooks_for(state):
         yield Hook(hook, definition, run, state)
     return state

@@ -118,6 +118,18 @@ def run_logger(run: Run) -> logging.LoggerAdapter[Any]:
     return logging.LoggerAdapter(logging.getLogger(TASK_RUN_LOGGER), extra)
 
 
+_RUN_LOGGERS = {
+    "flow": logging.getLogger(FLOW_RUN_LOGGER),
+    "task": logging.getLogger(TASK_RUN_LOGGER),
+}
+
+
+def log_for_run(run: Run, level: int, message: str, *args: Any, exc_info: Any = None) -> None:
+    """Log on ``run``'s logger, building the adapter only if the level is enabled (hot path)."""
+    if _RUN_LOGGERS[run.kind].isEnabledFor(level):
+        run_logger(run).log(level, message, *args, exc_info=exc_info)
+
+
 def get_run_logger() -> logging.LoggerAdapter[Any]:
     """The logger of the run in progress: use it inside flows and tasks.
 

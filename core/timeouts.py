@@ -12,12 +12,17 @@ helper thread while its caller waits. At the deadline:
 3. Whatever the helper thread later returns is discarded. The thread is a daemon, so it
    never keeps the interpreter alive.
 
+Under a debugger or coverage (any trace function set), step 2 is skipped and the thread
+simply runs to its end. CPython 3.11 stalls every traced thread while an asynchronous
+exception waits to be delivered, and a thread blocked in C could keep it waiting for minutes.
+
 Async bodies need none of this: they are cancelled at their next ``await``.
 """
 
 from __future__ import annotations
 
 import contextvars
+import sys
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -30,6 +35,8 @@ class DeadlineExceeded(Exception):
 
 
 def _interrupt(thread: threading.Thread) -> None:
+    if sys.gettrace() is not None or threading.gettrace() is not None:
+        return  # see the module docstring: never stall a debugger or coverage run
     import ctypes
 
     ctypes.pythonapi.PyThreadState_SetAsyncExc(

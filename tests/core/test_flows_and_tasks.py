@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from plait import Failed, Flow, ParameterError, State, Task, flow, task
+from plait import Failed, Flow, InvalidOptionError, ParameterError, State, Task, flow, task
 
 
 @task
@@ -93,6 +93,36 @@ def test_a_failing_task_raises_its_original_exception_in_the_flow_and_fails_the_
     assert flow_run.state == "Failed"
     assert "bad row 17" in flow_run.message
     assert "ValueError: bad row 17" in flow_run.states[-1].detail
+
+
+def test_a_direct_call_with_a_failed_upstream_does_not_run(recorder):
+    @task
+    def fails():
+        raise ValueError("upstream broke")
+
+    @task
+    async def async_consumer(x):
+        return x
+
+    @flow
+    def pipeline():
+        broken = fails.submit()
+        return identity_task(broken, return_state=True)
+
+    @flow
+    async def async_pipeline():
+        return await async_consumer(fails.submit(), return_state=True)
+
+    for state in (pipeline(return_state=True), asyncio.run(async_pipeline(return_state=True))):
+        assert state.is_failed()
+        assert state.message == "Upstream task run 'fails-0' did not complete (it ended Failed)."
+    consumers = [run for run in recorder.task_runs() if run.key != "fails"]
+    assert [run.run_count for run in consumers] == [0, 0]
+
+
+@task
+def identity_task(x):
+    return x
 
 
 def test_a_flow_that_returns_a_failed_state_fails():
@@ -190,6 +220,27 @@ def test_run_names_from_templates_and_callables(recorder):
     by_plain_callable()
     names = [r.name for r in recorder.runs()]
     assert names == ["load-mon", "double-7", "custom-tue", "no-args"]
+
+
+def test_a_run_name_callable_must_produce_a_string():
+    @flow(flow_run_name=lambda: None)
+    def unnamed():
+        pass
+
+    state = unnamed(return_state=True)
+    assert state.is_failed()
+    assert "flow_run_name must produce a non-empty string" in state.message
+
+
+def test_unresolvable_type_hints_fail_the_run_with_the_fix(recorder):
+    @flow
+    def broken(x: NoSuchType):  # noqa: F821 - the point of the test
+        return x
+
+    with pytest.raises(InvalidOptionError, match=r"cannot be resolved.*validate_parameters=False"):
+        broken(1)
+    assert recorder.flow_runs()[0].state == "Failed"
+    assert broken.with_options(validate_parameters=False)(1) == 1
 
 
 def test_default_flow_run_names_are_generated():
@@ -309,6 +360,29 @@ def test_async_task_called_in_a_sync_flow_runs_to_completion():
         return async_double(5)
 
     assert pipeline() == 10
+
+
+def test_an_async_flow_that_raises_still_waits_for_its_futures(recorder):
+    @flow
+    async def pipeline():
+        identity_task.submit(1)
+        raise RuntimeError("flow body broke")
+
+    with pytest.raises(RuntimeError, match="flow body broke"):
+        asyncio.run(pipeline())
+    assert recorder.task_runs()[0].state == "Completed"
+
+
+def test_map_passes_varargs_whole():
+    @task
+    def joined(prefix, *parts):
+        return prefix + "".join(parts)
+
+    @flow
+    def pipeline():
+        return joined.map(["a", "b"], "x", "y").result()
+
+    assert pipeline() == ["axy", "bxy"]
 
 
 def test_sync_tasks_in_async_flows_run_in_worker_threads():

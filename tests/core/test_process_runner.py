@@ -56,6 +56,25 @@ def test_a_result_that_cannot_cross_the_process_boundary_fails_clearly():
         state.result()
 
 
+@task
+def raises_unpicklable():
+    raise ValueError("bad state", threading.Lock())
+
+
+def test_an_exception_that_cannot_cross_the_process_boundary_keeps_its_traceback():
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def pipeline():
+        return raises_unpicklable.submit()
+
+    state = pipeline(return_state=True)
+    with pytest.raises(
+        Exception, match="ended Failed, but its exception could not be sent back"
+    ) as raised:
+        state.result()
+    assert "ValueError: ('bad state'" in str(raised.value)
+    assert type(raised.value).__name__ == "RemoteError"
+
+
 def test_an_argument_that_cannot_be_pickled_fails_the_task_clearly():
     @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
     def pipeline():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 import time
 
@@ -90,6 +91,16 @@ def test_retry_condition_decides_which_errors_are_retried(recorder):
     assert seen == [("picky", "picky-0", "Failed"), ("picky", "picky-0", "Failed")]
 
 
+def test_a_retry_condition_that_raises_stops_retrying_and_is_logged(recorder):
+    def broken_condition(task_, task_run, state):
+        raise RuntimeError("condition bug")
+
+    with pytest.raises(ConnectionError):
+        task(retries=3, retry_condition_fn=broken_condition)(flaky_until(10))()
+    assert recorder.task_runs()[0].run_count == 1
+    assert any("retry_condition_fn raised" in log.message for log in recorder.logs())
+
+
 def test_flows_retry_too(recorder):
     calls = []
 
@@ -107,6 +118,10 @@ def test_flows_retry_too(recorder):
 # Timeouts
 
 
+@pytest.mark.skipif(
+    sys.gettrace() is not None or threading.gettrace() is not None,
+    reason="under a trace function (coverage, debuggers) the thread is not interrupted",
+)
 def test_a_sync_task_over_its_timeout_ends_timed_out_and_its_thread_is_interrupted(recorder):
     interrupted = threading.Event()
 
@@ -141,6 +156,30 @@ def test_a_timeout_is_reported_on_time_even_while_sync_code_blocks_in_c():
     release.set()
     assert state.is_timed_out()
     assert elapsed < 10  # reported at the deadline, not after the 30 s block
+
+
+def test_a_timeout_under_a_debugger_or_coverage_does_not_stall_the_caller():
+    """Regression: an interruption pending on a thread blocked in C stalled every traced
+    thread (CPython 3.11), so a timed-out task froze coverage and debugger runs."""
+    release = threading.Event()
+
+    @task(timeout_seconds=0.2)
+    def blocks():
+        release.wait(30)
+
+    previous = sys.gettrace()
+    sys.settrace(lambda *args: None)
+    try:
+        started = time.monotonic()
+        state = blocks(return_state=True)
+        after_timeout = [len(str(i)) for i in range(2000)]  # ordinary work on the traced thread
+        elapsed = time.monotonic() - started
+    finally:
+        sys.settrace(previous)
+        release.set()
+    assert state.is_timed_out()
+    assert len(after_timeout) == 2000
+    assert elapsed < 10
 
 
 def test_an_async_task_over_its_timeout_is_cancelled():
@@ -258,6 +297,19 @@ def test_async_hooks_are_awaited():
 
     asyncio.run(in_async())
     assert calls == ["Completed", "Completed"]
+
+
+def test_a_failing_async_hook_is_logged_and_does_not_change_the_state(recorder):
+    async def broken_async_hook(t, run, state):
+        raise RuntimeError("async hook bug")
+
+    @task(on_completion=[broken_async_hook])
+    async def fine():
+        return 1
+
+    assert asyncio.run(fine()) == 1
+    assert recorder.task_runs()[0].state == "Completed"
+    assert any("'broken_async_hook' failed" in log.message for log in recorder.logs())
 
 
 def test_callable_objects_work_as_hooks():
