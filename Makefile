@@ -11,7 +11,7 @@ SYNCED := .venv/.synced
 $(SYNCED): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
 		|| $(PYTHON) -m pip install --quiet --break-system-packages uv
-	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	$(UV) sync --locked --all-packages --python $(PYTHON)
 	@touch $@
 
 demo: $(SYNCED)
