@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait.concurrency import run_coroutine_sync
 from plait.exceptions import RunTimeoutError
-from plait.logs import log_for_run, run_logger
+from plait.logs import log_for_run
 from plait.runs import Run
 from plait.states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, TimedOut
 from plait.timeouts import DeadlineExceeded, call_with_deadline
@@ -123,7 +123,7 @@ def _should_retry(definition: Definition, run: Run, state: State) -> bool:
     try:
         return bool(condition(definition, run, state))
     except Exception:
-        run_logger(run).exception("retry_condition_fn raised; not retrying")
+        log_for_run(run, logging.ERROR, "retry_condition_fn raised; not retrying", exc_info=True)
         return False
 
 
@@ -241,10 +241,5 @@ def _call_hook(effect: Hook, run_awaitable: Callable[[Any], Any] | None) -> Awai
 
 def _log_hook_failure(effect: Hook) -> None:
     name = getattr(effect.fn, "__name__", repr(effect.fn))
-    run_logger(effect.run).log(
-        logging.ERROR,
-        "Hook %r failed on state %s; the run's state is unchanged.",
-        name,
-        effect.state.name,
-        exc_info=True,
-    )
+    message = "Hook %r failed on state %s; the run's state is unchanged."
+    log_for_run(effect.run, logging.ERROR, message, name, effect.state.name, exc_info=True)

@@ -100,6 +100,12 @@ def setup_logging() -> None:
         _is_set_up = True
 
 
+_RUN_LOGGERS = {
+    "flow": logging.getLogger(FLOW_RUN_LOGGER),
+    "task": logging.getLogger(TASK_RUN_LOGGER),
+}
+
+
 def run_logger(run: Run) -> logging.LoggerAdapter[Any]:
     """A logger whose records carry the ids and names of ``run`` and of its flow run.
 
@@ -110,18 +116,12 @@ def run_logger(run: Run) -> logging.LoggerAdapter[Any]:
     if run.kind == "flow":
         extra = {"flow_run_id": run.id, "flow_run_name": run.name}
         extra.update(task_run_id=None, task_run_name=None)
-        return logging.LoggerAdapter(logging.getLogger(FLOW_RUN_LOGGER), extra)
+        return logging.LoggerAdapter(_RUN_LOGGERS["flow"], extra)
     flow_context = flow_run_var.get()
     flow_run_name = flow_context.flow_run.name if flow_context is not None else None
     extra = {"flow_run_id": run.flow_run_id, "flow_run_name": flow_run_name}
     extra.update(task_run_id=run.id, task_run_name=run.name)
-    return logging.LoggerAdapter(logging.getLogger(TASK_RUN_LOGGER), extra)
-
-
-_RUN_LOGGERS = {
-    "flow": logging.getLogger(FLOW_RUN_LOGGER),
-    "task": logging.getLogger(TASK_RUN_LOGGER),
-}
+    return logging.LoggerAdapter(_RUN_LOGGERS["task"], extra)
 
 
 def log_for_run(run: Run, level: int, message: str, *args: Any, exc_info: Any = None) -> None:

@@ -15,6 +15,11 @@ def double(x: int) -> int:
     return 2 * x
 
 
+@task
+def identity_task(x):
+    return x
+
+
 @task(name="triple-it", description="Multiplies by three.", tags=["math"])
 def triple(x):
     return 3 * x
@@ -118,11 +123,6 @@ def test_a_direct_call_with_a_failed_upstream_does_not_run(recorder):
         assert state.message == "Upstream task run 'fails-0' did not complete (it ended Failed)."
     consumers = [run for run in recorder.task_runs() if run.key != "fails"]
     assert [run.run_count for run in consumers] == [0, 0]
-
-
-@task
-def identity_task(x):
-    return x
 
 
 def test_a_flow_that_returns_a_failed_state_fails():

@@ -172,13 +172,13 @@ def test_a_timeout_under_a_debugger_or_coverage_does_not_stall_the_caller():
     try:
         started = time.monotonic()
         state = blocks(return_state=True)
-        after_timeout = [len(str(i)) for i in range(2000)]  # ordinary work on the traced thread
+        for i in range(2000):  # ordinary work on the traced thread, which used to stall
+            str(i)
         elapsed = time.monotonic() - started
     finally:
         sys.settrace(previous)
         release.set()
     assert state.is_timed_out()
-    assert len(after_timeout) == 2000
     assert elapsed < 10
 
 
