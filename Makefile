@@ -18,6 +18,7 @@ demo: $(SYNCED)
 	$(RUN) python examples/pipeline.py
 
 test: $(SYNCED)
+	@scripts/ensure-postgres.sh  # the store's tests start their own PostgreSQL server
 	$(RUN) pytest
 
 lint: $(SYNCED)

@@ -45,3 +45,15 @@ class CrashedRunError(PlaitError):
 
 class RemoteError(PlaitError):
     """Stands in for an exception raised in a worker process that could not be sent back."""
+
+
+class ConfigError(PlaitError, ValueError):
+    """A setting (environment variable or config file) has a bad value."""
+
+
+class RunNotFoundError(PlaitError, LookupError):
+    """No recorded run has the given id (or id prefix)."""
+
+
+class StoreError(PlaitError):
+    """The run store cannot be opened or used."""

@@ -9,11 +9,13 @@ runs but do not fail the flow, as in Prefect 3.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from plait import journal
 from plait.context import FlowRunContext, flow_run_var, task_run_var
 from plait.dependencies import collect_upstream, state_of, substitute
 from plait.exceptions import InvalidOptionError, ParameterError
@@ -56,6 +58,7 @@ def _prepare(flow: Flow, args: tuple, kwargs: dict) -> tuple[FlowRun, tuple, dic
         tags=flow.tags,
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
+        on_crashed=tuple(getattr(hook, "__qualname__", repr(hook)) for hook in flow.on_crashed),
     )
     return flow_run, args, kwargs, failure
 
@@ -130,12 +133,15 @@ def call_flow(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
     """``flow(...)`` for a sync flow: the whole run, in this thread."""
     flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
     if failure is not None:
-        return flow.deliver(conclude(flow, flow_run, failure), return_state)
-    with _flow_run_scope(flow, flow_run) as context:
-        body = partial(
-            attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
-        )
-        state = drive(lifecycle(flow, flow_run), body)
+        state = conclude(flow, flow_run, failure)
+    else:
+        with _flow_run_scope(flow, flow_run) as context:
+            body = partial(
+                attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
+            )
+            state = drive(lifecycle(flow, flow_run), body)
+    if _is_top_level(flow_run):
+        journal.flush()
     return flow.deliver(state, return_state)
 
 
@@ -143,9 +149,17 @@ async def call_flow_async(flow: Flow, args: tuple, kwargs: dict, return_state: b
     """``await flow(...)`` for an async flow: the whole run, on this event loop."""
     flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
     if failure is not None:
-        return flow.deliver(conclude(flow, flow_run, failure), return_state)
-    with _flow_run_scope(flow, flow_run) as context:
-        fn = partial(_body_async, context, flow.fn)
-        body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
-        state = await drive_async(lifecycle(flow, flow_run), body)
+        state = conclude(flow, flow_run, failure)
+    else:
+        with _flow_run_scope(flow, flow_run) as context:
+            fn = partial(_body_async, context, flow.fn)
+            body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
+            state = await drive_async(lifecycle(flow, flow_run), body)
+    if _is_top_level(flow_run):
+        await asyncio.to_thread(journal.flush)
     return flow.deliver(state, return_state)
+
+
+def _is_top_level(flow_run: FlowRun) -> bool:
+    """Not a subflow: its end is when its run's records must be durable."""
+    return flow_run.flow_run_id is None and flow_run.parent_task_run_id is None

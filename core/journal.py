@@ -1,13 +1,15 @@
 """The run journal: every run creation, state transition and log line, as an event.
 
-The engine hands each event to the current ``Recorder``. The default ``MemoryRecorder``
-keeps them in memory; the persistent run store is another recorder, plugged in with
-``set_recorder`` without changing any caller. Events are small snapshots that never hold
-a run's result, so recording them keeps no user data alive.
+The engine hands each event to the current ``Recorder``. Until the first event, that is a
+stand-in which then opens the configured one: the run store's background writer
+(``plait.store.writer``), or a ``MemoryRecorder`` when ``PLAIT_PERSIST_RUNS=false``. Tests
+and embedders plug in their own with ``set_recorder``. Events are small snapshots that never
+hold a run's result, so recording them keeps no user data alive.
 """
 
 from __future__ import annotations
 
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ class RunCreated:
     parameters: dict[str, Any] | None = None  # flow runs only
     tags: tuple[str, ...] = ()
     map_index: int | None = None
+    on_crashed: tuple[str, ...] = ()  # flow runs: names of the hooks to report if it crashes
 
 
 @dataclass(slots=True, frozen=True)
@@ -190,7 +193,38 @@ class MemoryRecorder(Recorder):
         ]
 
 
-_recorder: Recorder = MemoryRecorder()
+class _ConfiguredRecorder(Recorder):
+    """Stands in for the configured recorder until the first event, so that settings, the
+    database and SQLAlchemy load on the first run rather than at ``import plait``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+
+    def _resolve(self) -> Recorder:
+        with self._lock:
+            if _recorder is self:
+                set_recorder(_open_configured_recorder())
+        return _recorder
+
+    def record(self, event: Event) -> None:
+        self._resolve().record(event)
+
+    def record_many(self, events: list[Event]) -> None:
+        self._resolve().record_many(events)
+
+
+def _open_configured_recorder() -> Recorder:
+    from plait.settings import load_settings
+
+    settings = load_settings()
+    if not settings.persist_runs:
+        return MemoryRecorder()
+    from plait.store.writer import StoreRecorder
+
+    return StoreRecorder.open(settings)
+
+
+_recorder: Recorder = _ConfiguredRecorder()
 _capture: ContextVar[MemoryRecorder | None] = ContextVar("plait_journal_capture", default=None)
 
 
@@ -212,6 +246,11 @@ def record(event: Event) -> None:
 
 def record_many(events: list[Event]) -> None:
     (_capture.get() or _recorder).record_many(events)
+
+
+def flush() -> None:
+    """Make everything recorded so far durable."""
+    (_capture.get() or _recorder).flush()
 
 
 @contextmanager

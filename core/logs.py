@@ -1,15 +1,15 @@
 """Run loggers: every record goes to the journal, tagged with its run, and to the console.
 
-Console output is rendered by rich on stderr. ``PLAIT_LOGGING_LEVEL`` (default ``INFO``)
-sets the level. Handlers are attached on the first run, not at import, so
-``import plait`` stays light and never touches the user's logging configuration.
+Console output is rendered by rich on stderr. The ``logging_level`` setting
+(``PLAIT_LOGGING_LEVEL``, default ``INFO``) sets the level. Handlers are attached on the
+first run, not at import, so ``import plait`` stays light and never touches the user's
+logging configuration.
 """
 
 from __future__ import annotations
 
 import builtins
 import logging
-import os
 import sys
 import threading
 from datetime import UTC, datetime
@@ -17,13 +17,11 @@ from typing import Any
 
 from plait import journal
 from plait.context import current_context, flow_run_var, get_run_context
-from plait.exceptions import InvalidOptionError
 from plait.journal import LogEmitted
 from plait.runs import Run
 
 FLOW_RUN_LOGGER = "plait.flow_runs"
 TASK_RUN_LOGGER = "plait.task_runs"
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 _setup_lock = threading.Lock()
 _is_set_up = False
@@ -37,14 +35,18 @@ class JournalHandler(logging.Handler):
         self._traceback_formatter = logging.Formatter()
 
     def emit(self, record: logging.LogRecord) -> None:
+        flow_run_id = getattr(record, "flow_run_id", None)
+        task_run_id = getattr(record, "task_run_id", None)
+        if flow_run_id is None and task_run_id is None:
+            return  # not a run's log line (e.g. the store reporting on itself)
         try:
             message = record.getMessage()
             if record.exc_info:
                 message += "\n" + self._traceback_formatter.formatException(record.exc_info)
             journal.record(
                 LogEmitted(
-                    flow_run_id=getattr(record, "flow_run_id", None),
-                    task_run_id=getattr(record, "task_run_id", None),
+                    flow_run_id=flow_run_id,
+                    task_run_id=task_run_id,
                     level=record.levelno,
                     logger=record.name,
                     message=message,
@@ -86,14 +88,10 @@ def setup_logging() -> None:
     with _setup_lock:
         if _is_set_up:
             return
-        level = os.environ.get("PLAIT_LOGGING_LEVEL", "INFO").upper()
-        if level not in _LEVELS:
-            raise InvalidOptionError(
-                f"PLAIT_LOGGING_LEVEL must be one of {', '.join(_LEVELS)}; got {level!r}. "
-                "Set it in the environment, e.g. PLAIT_LOGGING_LEVEL=DEBUG."
-            )
+        from plait.settings import load_settings
+
         logger = logging.getLogger("plait")
-        logger.setLevel(level)
+        logger.setLevel(load_settings().logging_level)
         logger.propagate = False
         logger.addHandler(JournalHandler())
         logger.addHandler(_console_handler())

@@ -117,13 +117,16 @@ class FlowRun(Run):
         tags: tuple[str, ...] = (),
         parent_flow_run_id: str | None = None,
         parent_task_run_id: str | None = None,
+        on_crashed: tuple[str, ...] = (),
     ) -> FlowRun:
         run = cls(
             new_id(), name, parent_flow_run_id, parent_task_run_id, tags, state, 0,
             flow_name, parameters,
         )  # fmt: skip
         run._journal_creation(
-            flow_name, parameters={key: recordable(value) for key, value in parameters.items()}
+            flow_name,
+            parameters={key: recordable(value) for key, value in parameters.items()},
+            on_crashed=on_crashed,
         )
         return run
 

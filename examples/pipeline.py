@@ -1,26 +1,27 @@
 """The demo pipeline (``make demo``): extract orders, transform them in parallel chunks
-(one chunk's first attempt fails, as a flaky service would, and is retried), load the result
-to local files, and print a summary of the runs.
+(one chunk's first attempt fails, as a flaky service would, and is retried), combine and
+load the result to local files, then show the recorded runs with the ``plait`` CLI.
 
-Output goes to ``$PLAIT_HOME/demo`` (``~/.plait/demo`` by default).
+Runs are recorded in the run store (``$PLAIT_HOME/plait.db``); output files go to
+``$PLAIT_HOME/demo`` (``~/.plait`` by default).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import random
+import shutil
+import subprocess
+import sys
 from collections import Counter
 from datetime import date
 from pathlib import Path
 
-from rich.console import Console
-from rich.table import Table
-
 from plait import flow, get_run_context, get_run_logger, task
-from plait.journal import get_recorder
+from plait.client import get_client
+from plait.settings import load_settings
 
-OUTPUT = Path(os.environ.get("PLAIT_HOME", Path.home() / ".plait")) / "demo"
+OUTPUT = load_settings().home / "demo"
 RATES_TO_EUR = {"EUR": 1.0, "USD": 0.92, "GBP": 1.17, "CHF": 1.05}
 FLAKY_CHUNK = 3
 
@@ -62,6 +63,19 @@ def transform(chunk: list[dict], chunk_index: int) -> list[dict]:
 
 
 @task
+def combine(chunks: list[list[dict]]) -> list[dict]:
+    return [row for chunk in chunks for row in chunk]
+
+
+@task
+def summarize(rows: list[dict], day: date) -> dict:
+    by_country = Counter()
+    for row in rows:
+        by_country[row["country"]] += round(row["total_eur"], 2)
+    return {"day": str(day), "orders": len(rows), "eur_by_country": dict(by_country)}
+
+
+@task
 def load(rows: list[dict], path: Path) -> Path:
     """Write rows as JSON lines, atomically (a reader never sees half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,32 +90,30 @@ def daily_orders(day: date, n_orders: int = 5_000, chunk_size: int = 500) -> dic
     orders = extract(day, n_orders)
     chunks = [orders[i : i + chunk_size] for i in range(0, len(orders), chunk_size)]
     transformed = transform.map(chunks, range(len(chunks)))
-    rows = [row for rows in transformed.result() for row in rows]
-    path = load(rows, OUTPUT / f"orders-{day}.jsonl")
-    by_country = Counter()
-    for row in rows:
-        by_country[row["country"]] += row["total_eur"]
-    summary = {"day": str(day), "orders": len(rows), "eur_by_country": dict(by_country)}
-    load([summary], OUTPUT / f"summary-{day}.json")
-    get_run_logger().info("Wrote %d orders to %s", len(rows), path)
-    print(f"Revenue on {day}: {sum(by_country.values()):,.2f} EUR over {len(chunks)} chunks")
-    return summary
+    rows = combine.submit(transformed)  # waits for every chunk: edges in the task graph
+    written = load.submit(rows, OUTPUT / f"orders-{day}.jsonl")
+    summary = summarize.submit(rows, day)
+    load.submit(summary, OUTPUT / f"summary-{day}.json").wait()
+    get_run_logger().info("Wrote %d orders to %s", len(rows.result()), written.result())
+    total = sum(summary.result()["eur_by_country"].values())
+    print(f"Revenue on {day}: {total:,.2f} EUR over {len(chunks)} chunks")
+    return summary.result()
 
 
-def show_runs() -> None:
-    """Print every run the journal recorded: state, attempts, duration, and why it retried."""
-    table = Table(title="Runs recorded by the demo")
-    for column in ("run", "kind", "state", "attempts", "ms", "retried because"):
-        table.add_column(column, justify="right" if column in ("attempts", "ms") else "left")
-    for run in get_recorder().runs():
-        duration = f"{run.duration * 1000:.1f}" if run.duration is not None else "-"
-        retries = [s.message or "" for s in run.states if s.state == "Retrying"]
-        table.add_row(
-            run.name, run.kind, run.state, str(run.run_count), duration, "; ".join(retries)
-        )
-    Console(width=120).print(table)
+def show_with_the_cli(flow_run_id: str) -> None:
+    """Run the CLI commands a user would, to look at what was recorded."""
+    plait = shutil.which("plait", path=str(Path(sys.executable).parent)) or "plait"
+    for args in (
+        ["flow-run", "ls", "--limit", "3"],
+        ["flow-run", "inspect", flow_run_id[:13]],
+        ["flow-run", "inspect", flow_run_id[:13], "--graph"],
+        ["flow-run", "logs", flow_run_id[:13]],
+    ):
+        print(f"\n$ plait {' '.join(args)}", flush=True)
+        subprocess.run([plait, *args], check=True)
 
 
 if __name__ == "__main__":
     daily_orders("2026-11-24")  # a string: validated and coerced to a date by the type hint
-    show_runs()
+    [latest] = get_client().read_flow_runs(flow_name="daily_orders", limit=1)
+    show_with_the_cli(latest.id)

@@ -1,16 +1,22 @@
-"""Shared fixtures: every test gets its own journal and its own PLAIT_HOME."""
+"""Shared fixtures: every test gets its own journal and its own PLAIT_HOME; store tests get a
+fresh run store on SQLite and on a real PostgreSQL server in turn."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import pytest
 
 from plait.journal import MemoryRecorder, set_recorder
+
+pytest_plugins = ["fixtures.postgres"]  # tests/ is on sys.path: pytest puts conftest dirs there
 
 
 @pytest.fixture(autouse=True)
 def recorder(tmp_path, monkeypatch) -> MemoryRecorder:
     """A fresh in-memory journal, so each test sees only the runs it made."""
     monkeypatch.setenv("PLAIT_HOME", str(tmp_path / "plait-home"))
+    monkeypatch.delenv("PLAIT_DATABASE_URL", raising=False)
     fresh = MemoryRecorder()
     previous = set_recorder(fresh)
     yield fresh
@@ -30,3 +36,43 @@ def _runner_params():
 def task_runner(request):
     """Each task runner in turn: behaviour tests must hold for every one of them."""
     return request.param()
+
+
+@dataclass
+class Store:
+    """The run store a test records into, and reads back through the client."""
+
+    url: str
+    writer: object  # plait.store.writer.StoreRecorder
+    client: object  # plait.client.Client
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, recorder, monkeypatch) -> str:
+    """A fresh, empty run-store database, configured as the process's store: the default
+    SQLite file in PLAIT_HOME, or a new database on the session's PostgreSQL server. Child
+    processes inherit the configuration through the environment."""
+    from plait.settings import load_settings
+    from plait.store.database import close_databases
+
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_server").create_database()
+        monkeypatch.setenv("PLAIT_DATABASE_URL", url)
+    else:
+        url = load_settings().resolved_database_url()
+    yield url
+    close_databases()
+
+
+@pytest.fixture
+def store(store_url) -> Store:
+    """The run store, recording this test's runs in the background like in production."""
+    from plait.client import get_client
+    from plait.settings import load_settings
+    from plait.store.writer import StoreRecorder
+
+    writer = StoreRecorder.open(load_settings())
+    previous = set_recorder(writer)
+    yield Store(store_url, writer, get_client())
+    writer.close()
+    set_recorder(previous)

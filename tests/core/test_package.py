@@ -30,11 +30,14 @@ def test_the_console_script_is_installed():
     assert result.stdout.startswith(f"plait {plait.__version__}")
 
 
+HEAVY = ("pydantic", "pydantic_settings", "rich", "typer", "cloudpickle", "sqlalchemy", "alembic",
+         "multiprocessing")  # fmt: skip
+
+
 def test_import_plait_loads_no_heavy_modules():
     code = (
         "import sys, json, plait; "
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('pydantic', 'rich', 'typer', 'cloudpickle', 'sqlalchemy', 'multiprocessing'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True

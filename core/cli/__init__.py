@@ -1,0 +1,50 @@
+"""The ``plait`` command line: one module per command group."""
+
+from __future__ import annotations
+
+import platform
+from typing import Any
+
+import typer
+from rich.text import Text
+from typer.core import TyperGroup
+
+import plait
+from plait.cli import config, db, flow_runs, task_runs
+from plait.cli.render import console, err_console
+from plait.exceptions import PlaitError
+
+
+class _PlaitGroup(TyperGroup):
+    """Shows Plait's own errors (bad ids, bad settings, an unreachable store) as one clear
+    message and exit code 1, not a traceback."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PlaitError as exc:
+            err_console.print(Text.assemble(("Error: ", "red"), str(exc)), soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=_PlaitGroup,
+    help="Plait: workflow orchestration for plain Python functions.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(flow_runs.app, name="flow-run")
+app.add_typer(task_runs.app, name="task-run")
+app.add_typer(db.app, name="db")
+app.add_typer(config.app, name="config")
+
+
+@app.callback()
+def main() -> None:
+    """Plait's command line. Run a command with --help for its options."""
+
+
+@app.command()
+def version() -> None:
+    """Print Plait's and Python's versions."""
+    console.print(f"plait {plait.__version__} (Python {platform.python_version()})")

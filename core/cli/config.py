@@ -1,0 +1,33 @@
+"""``plait config``: the effective settings and where each came from."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+from sqlalchemy.engine import make_url
+
+from plait.cli.render import console
+from plait.settings import Settings, load_settings, setting_sources
+
+app = typer.Typer(help="Plait's settings.", no_args_is_help=True)
+
+
+@app.command("show")
+def show() -> None:
+    """Every setting's effective value and its source: environment, config file or default."""
+    settings = load_settings()
+    sources = setting_sources()
+    table = Table("Setting", "Value", "Source", box=None)
+    for name in Settings.model_fields:
+        table.add_row(name, _shown(settings, name), sources[name])
+    console.print(table)
+
+
+def _shown(settings: Settings, name: str) -> str:
+    """A setting's value for display; the database URL with its password hidden."""
+    if name == "database_url":
+        url = make_url(settings.resolved_database_url())
+        shown = url.render_as_string(hide_password=True)
+        return shown if settings.database_url is not None else f"{shown} (from home)"
+    value = getattr(settings, name)
+    return "-" if value is None else str(value)

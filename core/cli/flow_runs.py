@@ -1,0 +1,237 @@
+"""``plait flow-run``: list, inspect, follow and delete recorded flow runs."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import typer
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+from rich.tree import Tree
+
+from plait.cli.render import (
+    console,
+    format_duration,
+    format_time,
+    parse_duration,
+    state_text,
+)
+from plait.client import Client, FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord, get_client
+from plait.exceptions import ParameterError
+from plait.states import FINAL_TYPES
+
+app = typer.Typer(help="List, inspect, follow and delete flow runs.", no_args_is_help=True)
+
+RunId = Annotated[str, typer.Argument(help="A flow run id, or a unique start of one.")]
+
+
+@app.command("ls")
+def list_flow_runs(
+    flow: Annotated[str | None, typer.Option("--flow", help="Only runs of this flow.")] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only runs in this state, e.g. Failed.")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 20,
+) -> None:
+    """Recorded flow runs, newest first."""
+    runs = get_client().read_flow_runs(flow_name=flow, state=state, limit=limit)
+    if not runs:
+        console.print("No flow runs recorded" + (f" for flow {flow!r}." if flow else "."))
+        return
+    table = Table("ID", "Name", "Flow", "State", "Started", "Duration", box=None)
+    table.columns[0].no_wrap = True
+    for run in runs:
+        table.add_row(
+            run.id,
+            run.name,
+            run.flow_name,
+            state_text(run.state),
+            format_time(run.start_time),
+            format_duration(run.duration),
+        )
+    console.print(table)
+
+
+@app.command("inspect")
+def inspect_flow_run(
+    flow_run_id: RunId,
+    graph: Annotated[bool, typer.Option("--graph", help="Draw the task graph as a tree.")] = False,
+) -> None:
+    """A flow run's parameters, states, task runs and failure traceback."""
+    client = get_client()
+    run = client.read_flow_run(flow_run_id)
+    if graph:
+        console.print(_graph_tree(run, client.read_task_graph(run.id)))
+        return
+    console.print(_summary(run))
+    console.print(_states_table(run))
+    task_runs = client.read_task_runs(run.id)
+    if task_runs:
+        console.print(_task_runs_table(task_runs, title=f"Task runs ({len(task_runs)})"))
+    failure = run.failure
+    if failure is not None and failure.detail:
+        console.print(Panel(Text(failure.detail), title="Failure", border_style="red"))
+
+
+def _summary(run: FlowRunRecord) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    message = Text.assemble(state_text(run.state), f"  {run.state_message or ''}".rstrip())
+    rows = [
+        ("Flow run", f"{run.name}  ({run.id})"),
+        ("Flow", run.flow_name),
+        ("State", message),
+        ("Parameters", json.dumps(run.parameters, indent=2, default=str)),
+        ("Tags", ", ".join(run.tags) or "-"),
+        ("Created", format_time(run.created)),
+        ("Started", format_time(run.start_time)),
+        ("Ended", format_time(run.end_time)),
+        ("Duration", format_duration(run.duration)),
+        ("Attempts", str(run.run_count)),
+        ("Process", f"pid {run.pid} on {run.hostname}" if run.pid else "-"),
+    ]
+    if run.parent_flow_run_id:
+        rows.append(("Parent flow run", run.parent_flow_run_id))
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+def _states_table(run: FlowRunRecord) -> Table:
+    table = Table("Time", "State", "Message", title="States", title_justify="left", box=None)
+    for state in run.states:
+        table.add_row(format_time(state.timestamp), state_text(state.type), state.message or "")
+    return table
+
+
+def _task_runs_table(task_runs: list[TaskRunRecord], title: str) -> Table:
+    table = Table(
+        "Name", "State", "Attempts", "Duration", "Message", title=title, title_justify="left",
+        box=None,
+    )  # fmt: skip
+    for task_run in task_runs:
+        table.add_row(
+            task_run.name,
+            state_text(task_run.state),
+            str(task_run.run_count),
+            format_duration(task_run.duration),
+            task_run.state_message or "",
+        )
+    return table
+
+
+def _node_label(task_run: TaskRunRecord) -> Text:
+    return Text.assemble(
+        (task_run.name, "bold"), "  ", state_text(task_run.state),
+        f"  {format_duration(task_run.duration)}",
+    )  # fmt: skip
+
+
+def _graph_tree(run: FlowRunRecord, graph: TaskGraph) -> Tree:
+    """The task graph as a tree: each task run under the runs it waited on. A run that
+    waited on several appears in full under the first, and as a reference under the rest."""
+    tree = Tree(Text.assemble((run.name, "bold"), "  ", state_text(run.state)))
+    if not graph.task_runs:
+        tree.add(Text("no task runs", style="dim"))
+        return tree
+    children: dict[str, list[TaskRunRecord]] = {}
+    for task_run in graph.task_runs:
+        for upstream in task_run.upstream:
+            children.setdefault(upstream, []).append(task_run)
+    shown: set[str] = set()
+    stack = [(tree, root) for root in reversed(graph.roots())]
+    while stack:
+        parent, task_run = stack.pop()
+        if task_run.id in shown:
+            parent.add(Text.assemble((task_run.name, "dim"), (" (shown above)", "dim")))
+            continue
+        shown.add(task_run.id)
+        node = parent.add(_node_label(task_run))
+        stack.extend((node, child) for child in reversed(children.get(task_run.id, [])))
+    return tree
+
+
+@app.command("logs")
+def show_logs(
+    flow_run_id: RunId,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new lines until the run ends.")
+    ] = False,
+) -> None:
+    """A flow run's log lines, its task runs' included."""
+    from plait.settings import load_settings
+
+    client = get_client()
+    run = client.read_flow_run(flow_run_id)
+    names = _LogNames(client, run)
+    last: int | None = None
+    poll = load_settings().writer_interval_seconds
+    while True:
+        finished = client.read_flow_run(run.id).state in FINAL_TYPES
+        for line in client.read_logs(run.id, after=last):
+            console.print(names.format(line), soft_wrap=True)
+            last = line.id
+        if not follow or finished:
+            return
+        time.sleep(poll)
+
+
+class _LogNames:
+    """Names of the runs that wrote log lines, looked up once per new task run."""
+
+    def __init__(self, client: Client, run: FlowRunRecord) -> None:
+        self._client = client
+        self._run = run
+        self._names = {run.id: run.name}
+
+    def format(self, line: LogRecord) -> Text:
+        run_id = line.task_run_id or line.flow_run_id or ""
+        if run_id not in self._names:
+            self._names.update({t.id: t.name for t in self._client.read_task_runs(self._run.id)})
+        level = _LEVEL_NAMES.get(line.level, str(line.level))
+        return Text.assemble(
+            (line.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3], "dim"), " ",
+            (f"{level:<8}", _LEVEL_STYLES.get(level, "")), " ",
+            (self._names.get(run_id, run_id), "bold"), " | ", line.message,
+        )  # fmt: skip
+
+
+_LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITICAL"}
+_LEVEL_STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
+
+
+@app.command("delete")
+def delete_flow_runs(
+    flow_run_id: Annotated[
+        str | None, typer.Argument(help="The flow run to delete (id or unique start).")
+    ] = None,
+    older_than: Annotated[
+        str | None,
+        typer.Option("--older-than", help="Delete finished runs older than this, e.g. 30d."),
+    ] = None,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a finished flow run, or every finished run older than --older-than, with
+    their task runs, states and logs."""
+    if (flow_run_id is None) == (older_than is None):
+        raise ParameterError("Give either a flow run id or --older-than (e.g. --older-than 30d).")
+    client = get_client()
+    if flow_run_id is not None:
+        run = client.read_flow_run(flow_run_id)
+        deleted = client.delete_flow_run(run.id)
+        console.print(f"Deleted flow run {run.name!r} ({run.id}) and {deleted - 1} subflow runs.")
+        return
+    assert older_than is not None
+    age = parse_duration(older_than, "--older-than")
+    if not yes:
+        typer.confirm(
+            f"Delete every finished flow run older than {older_than} from "
+            f"{client.database.describe()}?",
+            abort=True,
+        )
+    deleted = client.delete_flow_runs(older_than=age)
+    console.print(f"Deleted {deleted} flow runs older than {older_than}.")

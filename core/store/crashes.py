@@ -1,0 +1,156 @@
+"""Crash detection: flow runs whose process died without reporting a final state.
+
+Each flow run row names the process that runs it (host, pid, and the process's start time,
+which tells a reused pid apart) and carries a heartbeat that the process's writer renews.
+A run left Pending, Running or Retrying is Crashed when its process is gone (same host) or
+its heartbeat is older than ``heartbeat_timeout_seconds`` (any host). The check runs
+whenever the store is read through the client and on every heartbeat of a writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from plait.store.database import Database
+from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow
+
+ACTIVE_STATES = ("Pending", "Running", "Retrying")
+logger = logging.getLogger("plait.store")
+
+flow_runs = FlowRunRow.__table__
+task_runs = TaskRunRow.__table__
+_SWEPT_COLUMNS = (
+    "id", "name", "state_type", "on_crashed", "hostname", "pid", "process_started", "heartbeat"
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessIdentity:
+    """A process, told apart from a later one that reuses its pid."""
+
+    hostname: str
+    pid: int
+    started: int | None  # start time in clock ticks since boot (Linux), else None
+
+    @classmethod
+    def current(cls) -> ProcessIdentity:
+        return cls(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()))
+
+    def is_alive(self) -> bool:
+        """Whether this process (on this host) is still running."""
+        try:
+            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            return False
+        except OSError:  # no /proc: ask the kernel whether the pid exists
+            return _pid_exists(self.pid)
+        zombie = fields[0] == "Z"
+        reused = self.started is not None and int(fields[19]) != self.started
+        return not (zombie or reused)
+
+
+def _start_ticks(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            return int(stat.read().rsplit(")", 1)[1].split()[19])
+    except OSError:
+        return None
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep(database: Database, me: ProcessIdentity, heartbeat_timeout: float) -> list[str]:
+    """Mark every flow run whose process is gone as Crashed; returns their ids."""
+    query = sa.select(*(flow_runs.c[name] for name in _SWEPT_COLUMNS)).where(
+        flow_runs.c.state_type.in_(ACTIVE_STATES), flow_runs.c.pid.is_not(None)
+    )
+    with database.reading() as connection:
+        candidates = connection.execute(query).all()
+    now = datetime.now(UTC)
+    dead = []
+    for row in candidates:
+        reason = _why_gone(row, me, now, heartbeat_timeout)
+        if reason is not None:
+            dead.append((row, reason))
+    if not dead:
+        return []
+    with database.writing() as connection:
+        return [row.id for row, reason in dead if _mark_crashed(connection, row, reason, now)]
+
+
+def _why_gone(row: Any, me: ProcessIdentity, now: datetime, timeout: float) -> str | None:
+    owner = ProcessIdentity(row.hostname, row.pid, row.process_started)
+    where = f"pid {row.pid} on {row.hostname}"
+    if owner.hostname == me.hostname:
+        if owner == me or owner.is_alive():
+            return None
+        return f"its process ({where}) exited without reporting a final state"
+    if row.heartbeat is not None and now - row.heartbeat <= timedelta(seconds=timeout):
+        return None
+    last = "never" if row.heartbeat is None else f"{row.heartbeat:%Y-%m-%d %H:%M:%S} UTC"
+    return f"its process ({where}) sent no heartbeat for over {timeout:g}s (last: {last})"
+
+
+def _mark_crashed(connection: Connection, row: Any, reason: str, now: datetime) -> bool:
+    message = f"Flow run {row.name!r} crashed: {reason}."
+    marked = connection.execute(
+        flow_runs.update()
+        .where(flow_runs.c.id == row.id, flow_runs.c.state_type == row.state_type)
+        .values(state_type="Crashed", state_message=message, end_time=now)
+    )
+    if marked.rowcount != 1:  # another reader marked it first, or it just finished
+        return False
+    orphans = connection.execute(
+        sa.select(task_runs.c.id).where(
+            task_runs.c.flow_run_id == row.id, task_runs.c.state_type.in_(ACTIVE_STATES)
+        )
+    ).scalars().all()  # fmt: skip
+    task_message = f"Its flow run crashed: {reason}."
+    if orphans:
+        connection.execute(
+            task_runs.update()
+            .where(task_runs.c.id.in_(orphans))
+            .values(state_type="Crashed", state_message=task_message, end_time=now)
+        )
+    states = [_crashed_state(row.id, message, now)]
+    states += [_crashed_state(task_run_id, task_message, now) for task_run_id in orphans]
+    connection.execute(sa.insert(RunStateRow), states)
+    report = message
+    if row.on_crashed:
+        hooks = ", ".join(row.on_crashed)
+        report += f" Its on_crashed hooks ({hooks}) did not run: they lived in that process."
+    connection.execute(
+        sa.insert(LogRow),
+        {
+            "flow_run_id": row.id,
+            "task_run_id": None,
+            "level": logging.ERROR,
+            "logger": logger.name,
+            "message": report,
+            "timestamp": now,
+        },
+    )
+    logger.warning(report)
+    return True
+
+
+def _crashed_state(run_id: str, message: str, now: datetime) -> dict[str, Any]:
+    return {"run_id": run_id, "type": "Crashed", "message": message, "detail": None,
+            "timestamp": now}  # fmt: skip

@@ -1,0 +1,177 @@
+"""Connecting to the run store's database, and migrating its schema.
+
+SQLite (the default) runs in WAL mode, so readers never wait for the writer. Every write
+transaction starts with ``BEGIN IMMEDIATE``: several processes writing the same file then
+queue for the write lock (up to ``busy_timeout``) instead of failing with "database is
+locked" when a read lock cannot be upgraded. Migrations are applied on first use, under the
+write lock on SQLite and an advisory lock on PostgreSQL, so concurrent first uses are safe.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, Connection, Engine, make_url
+
+from plait.exceptions import StoreError
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_SECONDS = 60
+_MIGRATION_LOCK_ID = 0x706C_6169  # "plai": the PostgreSQL advisory lock held while migrating
+
+
+class Database:
+    """One run-store database: its engine, transactions, and schema migrations."""
+
+    def __init__(self, url: str | URL) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        try:
+            self.engine = self._create_engine()
+        except (ImportError, sa.exc.ArgumentError) as exc:
+            raise StoreError(
+                f"Cannot use the database {self.describe()}: {exc}. Check PLAIT_DATABASE_URL; "
+                "for PostgreSQL, install the driver with: pip install 'plait[postgres]'."
+            ) from None
+
+    def describe(self) -> str:
+        """The URL with any password hidden, for messages."""
+        return self.url.render_as_string(hide_password=True)
+
+    def _create_engine(self) -> Engine:
+        if not self.is_sqlite:
+            return sa.create_engine(self.url, pool_pre_ping=True)
+        if self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            self.url,
+            connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+        )
+        sa.event.listen(engine, "connect", _configure_sqlite_connection)
+        sa.event.listen(engine, "begin", _begin_sqlite_transaction)
+        return engine
+
+    @contextmanager
+    def writing(self) -> Iterator[Connection]:
+        """A write transaction, committed at the end of the block (rolled back on error)."""
+        with self.engine.connect() as connection:
+            connection.execution_options(plait_write=True)
+            with connection.begin():
+                yield connection
+
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction: one consistent snapshot for the block."""
+        with self.engine.connect() as connection, connection.begin():
+            yield connection
+
+    def current_revision(self) -> str | None:
+        from alembic.runtime.migration import MigrationContext
+
+        with self.reading() as connection:
+            return MigrationContext.configure(connection).get_current_revision()
+
+    def upgrade(self) -> None:
+        """Apply every migration the database does not have yet."""
+        from alembic import command
+
+        with self.writing() as connection:
+            if not self.is_sqlite:
+                connection.execute(sa.text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK_ID})"))
+            command.upgrade(_alembic_config(connection), "head")
+
+    def ensure_schema(self) -> None:
+        """Migrate to the latest schema if needed (cheap when it is already current)."""
+        try:
+            if self.current_revision() != head_revision():
+                self.upgrade()
+        except sa.exc.SQLAlchemyError as exc:
+            raise StoreError(
+                f"Cannot open the run store at {self.describe()}: {_reason(exc)}"
+            ) from exc
+
+    def reset(self) -> None:
+        """Drop every Plait table (all recorded runs), then recreate the latest schema."""
+        from plait.store.schema import Base
+
+        with self.writing() as connection:
+            Base.metadata.drop_all(connection)
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+        self.upgrade()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _reason(exc: sa.exc.SQLAlchemyError) -> str:
+    original = getattr(exc, "orig", None)
+    return f"{type(original or exc).__name__}: {original or exc}".strip()
+
+
+def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # SQLAlchemy's "begin" event emits BEGIN itself
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable across crashes of the process
+    cursor.close()
+
+
+def _begin_sqlite_transaction(connection: Connection) -> None:
+    write = connection.get_execution_options().get("plait_write", False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+_head: str | None = None
+
+
+def head_revision() -> str:
+    """The newest migration's revision id."""
+    global _head
+    if _head is None:
+        from alembic.script import ScriptDirectory
+
+        _head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+        assert _head is not None
+    return _head
+
+
+_databases: dict[str, Database] = {}
+_databases_lock = threading.Lock()
+
+
+def open_database(url: str | None = None) -> Database:
+    """The database at ``url`` (default: the configured store), migrated to the latest
+    schema. One ``Database`` per URL per process."""
+    if url is None:
+        from plait.settings import load_settings
+
+        url = load_settings().resolved_database_url()
+    with _databases_lock:
+        database = _databases.get(url)
+        if database is None:
+            database = Database(url)
+            database.ensure_schema()
+            _databases[url] = database
+        return database
+
+
+def close_databases() -> None:
+    """Dispose of every open database's connections (tests, and before forking)."""
+    with _databases_lock:
+        for database in _databases.values():
+            database.dispose()
+        _databases.clear()

@@ -1,0 +1,155 @@
+"""The run store's tables, as SQLAlchemy 2 models. Alembic migrations create and evolve them.
+
+Flow runs and task runs keep their current state on their own row (for listings) and
+every state they entered in ``run_states`` (for history). ``task_run_upstream`` holds the
+task graph's edges. The journal tables have no foreign keys on purpose: the writer inserts
+events in journal order in batches, and no event may ever be rejected, so a batch never
+fails on a consistency constraint. Deleting a flow run deletes its rows from each table.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Dialect,
+    Double,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
+
+ID = String(36)  # UUIDv7 strings: ordered by creation time, readable in any SQL client
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp: ``timestamptz`` on PostgreSQL, and on SQLite a REAL
+    of seconds since the epoch (compact, and cheap for the writer to produce)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Double())
+        return dialect.type_descriptor(DateTime(timezone=True))
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> Any:
+        if value is not None and dialect.name == "sqlite":
+            return value.timestamp()
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return datetime.fromtimestamp(value, UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+            "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class FlowRow(Base):
+    """A flow, by name: created the first time a run of it is recorded."""
+
+    __tablename__ = "flows"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FlowRunRow(Base):
+    """A flow run, its current state, and the process that runs it (for crash detection)."""
+
+    __tablename__ = "flow_runs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    flow_name: Mapped[str] = mapped_column(String(255), index=True)
+    name: Mapped[str] = mapped_column(String(255))
+    state_type: Mapped[str | None] = mapped_column(String(16), index=True)
+    state_message: Mapped[str | None] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    parent_flow_run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    parent_task_run_id: Mapped[str | None] = mapped_column(ID)
+    created: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    on_crashed: Mapped[list[str]] = mapped_column(JSON)  # hook names, reported if it crashes
+    hostname: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    process_started: Mapped[int | None] = mapped_column(BigInteger)  # tells a reused pid apart
+    heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TaskRunRow(Base):
+    """A task run and its current state."""
+
+    __tablename__ = "task_runs"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    flow_run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    task_name: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    state_type: Mapped[str | None] = mapped_column(String(16))
+    state_message: Mapped[str | None] = mapped_column(Text)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    map_index: Mapped[int | None] = mapped_column(Integer)
+    parent_task_run_id: Mapped[str | None] = mapped_column(ID)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RunStateRow(Base):
+    """One state a flow run or task run entered; ``detail`` holds a failure's traceback."""
+
+    __tablename__ = "run_states"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ID, index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str | None] = mapped_column(Text)
+    detail: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class TaskRunUpstreamRow(Base):
+    """An edge of the task graph: ``task_run_id`` waited on ``upstream_id``."""
+
+    __tablename__ = "task_run_upstream"
+
+    task_run_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    upstream_id: Mapped[str] = mapped_column(ID, primary_key=True)
+
+
+class LogRow(Base):
+    """A log line written by a run."""
+
+    __tablename__ = "logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    flow_run_id: Mapped[str | None] = mapped_column(ID, index=True)
+    task_run_id: Mapped[str | None] = mapped_column(ID)
+    level: Mapped[int] = mapped_column(Integer)
+    logger: Mapped[str] = mapped_column(String(255))
+    message: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,311 @@
+"""The background writer: drains the journal into the run store, one transaction per batch.
+
+``record`` only appends to a queue, so a task run's hot path never waits for the database.
+A daemon thread writes what has queued up every ``writer_interval_seconds`` (sooner when a
+batch is full); ``flush`` writes everything right away and is called when a top-level flow
+run ends and at interpreter exit. A batch that cannot be written stays queued, in order,
+and is retried. The same thread renews the heartbeat of this process's running flow runs
+and marks the flow runs of dead processes as Crashed.
+
+Rows are written with plain SQL and values already in the driver's format (``executemany``
+through ``exec_driver_sql``), skipping SQLAlchemy's per-value type processing: a task run is
+four to five rows, so that processing would cost more than the database itself.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import threading
+import time
+from collections import deque
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.engine import Connection
+
+from plait.journal import Event, LogEmitted, Recorder, RunCreated, StateChanged
+from plait.settings import Settings
+from plait.states import FINAL_TYPES
+from plait.store import crashes, retention
+from plait.store.database import Database, open_database
+from plait.store.schema import FlowRunRow
+
+logger = logging.getLogger("plait.store")
+_FINAL = frozenset(t.value for t in FINAL_TYPES)
+
+
+# Column order of the rows the writer builds (positional parameters bind fastest).
+RUN_COLUMNS = ("id", "name", "state_type", "state_message", "tags", "parent_task_run_id",
+               "created", "start_time", "end_time", "run_count")  # fmt: skip
+STATE, MESSAGE, START, END, RUNS = 2, 3, 7, 8, 9  # positions in a run row
+COLUMNS = {
+    "flows": ("name", "created"),
+    "flow_runs": (*RUN_COLUMNS, "flow_name", "parameters", "parent_flow_run_id", "on_crashed",
+                  "hostname", "pid", "process_started", "heartbeat"),
+    "task_runs": (*RUN_COLUMNS, "task_name", "flow_run_id", "map_index"),
+    "run_states": ("run_id", "type", "message", "detail", "timestamp"),
+    "task_run_upstream": ("task_run_id", "upstream_id"),
+    "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
+}  # fmt: skip
+
+
+def _statements(sqlite: bool) -> dict[str, str]:
+    """The writer's INSERT and UPDATE statements, in the driver's parameter style."""
+    mark = "?" if sqlite else "%s"
+    statements = {
+        table: f"INSERT INTO {table} ({', '.join(columns)}) "
+        f"VALUES ({', '.join([mark] * len(columns))})"
+        for table, columns in COLUMNS.items()
+    }
+    statements["flows"] += " ON CONFLICT DO NOTHING"
+    for table in ("flow_runs", "task_runs"):  # parameters: the _Update fields, in order
+        statements[f"update {table}"] = (
+            f"UPDATE {table} SET state_type = {mark}, state_message = {mark}, "
+            f"start_time = COALESCE(start_time, {mark}), end_time = COALESCE({mark}, end_time), "
+            f"run_count = run_count + {mark} WHERE id = {mark}"
+        )
+    return statements
+
+
+def _sqlite_time(moment: datetime) -> float:
+    """A timestamp as ``UTCDateTime`` stores it in SQLite: seconds since the epoch."""
+    return moment.timestamp()
+
+
+def _same(moment: datetime) -> datetime:
+    return moment
+
+
+class _Batch:
+    """One batch of events, turned into rows ready for the driver: runs first seen here are
+    inserted with their latest state; runs seen in earlier batches get one UPDATE each."""
+
+    def __init__(self, process: crashes.ProcessIdentity, now: datetime, sqlite: bool) -> None:
+        self.process = process
+        self.time = _sqlite_time if sqlite else _same
+        self.now = self.time(now)
+        self.flows: set[str] = set()
+        self.new_runs: dict[str, dict[str, list[Any]]] = {"flow": {}, "task": {}}
+        self.updates: dict[str, dict[str, list[Any]]] = {"flow": {}, "task": {}}
+        self.states: list[tuple[Any, ...]] = []
+        self.edges: list[tuple[str, str]] = []
+        self.logs: list[tuple[Any, ...]] = []
+        self.ended_flow_runs: list[str] = []
+
+    def add(self, event: Event) -> None:
+        if type(event) is StateChanged:
+            self._state(event)
+        elif type(event) is LogEmitted:
+            self.logs.append(
+                (event.flow_run_id, event.task_run_id, event.level, event.logger, event.message,
+                 self.time(event.timestamp))
+            )  # fmt: skip
+        elif type(event) is RunCreated:
+            self._created(event)
+
+    def _created(self, event: RunCreated) -> None:
+        tags = json.dumps(event.tags) if event.tags else "[]"
+        row = [event.run_id, event.name, None, None, tags,
+               event.parent_task_run_id, self.time(event.timestamp), None, None, 0]  # fmt: skip
+        if event.kind == "flow":
+            self.flows.add(event.key)
+            process = self.process
+            row += (event.key, json.dumps(event.parameters or {}), event.flow_run_id,
+                    json.dumps(event.on_crashed), process.hostname, process.pid,
+                    process.started, self.now)  # fmt: skip
+        else:
+            row += (event.key, event.flow_run_id, event.map_index)
+            self.edges.extend(
+                (event.run_id, upstream) for upstream in dict.fromkeys(event.upstream)
+            )
+        self.new_runs[event.kind][event.run_id] = row
+
+    def _state(self, event: StateChanged) -> None:
+        timestamp = self.time(event.timestamp)
+        self.states.append((event.run_id, event.state, event.message, event.detail, timestamp))
+        final = event.state in _FINAL
+        if final and event.kind == "flow":
+            self.ended_flow_runs.append(event.run_id)
+        row = self.new_runs[event.kind].get(event.run_id)
+        if row is None:  # recorded in an earlier batch: an UPDATE of what changed
+            row = self.updates[event.kind].get(event.run_id)
+            if row is None:
+                row = self.updates[event.kind][event.run_id] = _update(event.run_id)
+        row[STATE], row[MESSAGE] = event.state, event.message
+        if event.state == "Running":
+            row[RUNS] += 1
+            row[START] = row[START] or timestamp
+        elif final:
+            row[END] = timestamp
+
+    def write(self, connection: Connection, statements: dict[str, str], known: set[str]) -> None:
+        new_flows = self.flows - known
+        tables: list[tuple[str, list[Any]]] = [
+            ("flows", [(name, self.now) for name in new_flows]),
+            ("flow_runs", [tuple(row) for row in self.new_runs["flow"].values()]),
+            ("task_runs", [tuple(row) for row in self.new_runs["task"].values()]),
+            ("run_states", self.states),
+            ("task_run_upstream", self.edges),
+            ("logs", self.logs),
+        ]
+        for table, rows in tables:
+            if rows:
+                connection.exec_driver_sql(statements[table], rows)
+        for kind, table in (("flow", "flow_runs"), ("task", "task_runs")):
+            if self.updates[kind]:
+                parameters = [
+                    (u[STATE], u[MESSAGE], u[START], u[END], u[RUNS], u[0])
+                    for u in self.updates[kind].values()
+                ]
+                connection.exec_driver_sql(statements[f"update {table}"], parameters)
+        known |= new_flows
+
+
+def _update(run_id: str) -> list[Any]:
+    """A run row's changing fields, laid out like a run row."""
+    row: list[Any] = [None] * len(RUN_COLUMNS)
+    row[0], row[RUNS] = run_id, 0
+    return row
+
+
+class StoreRecorder(Recorder):
+    """A recorder that saves every event in the run store, in the background."""
+
+    def __init__(self, database: Database, settings: Settings) -> None:
+        self.database = database
+        self.settings = settings
+        self.process = crashes.ProcessIdentity.current()
+        self._batch_size = settings.writer_batch_size
+        self._queue: deque[Event] = deque()
+        self._drain_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._failing = False
+        self._statements = _statements(database.is_sqlite)
+        self._known_flows: set[str] = set()
+        self._active_flow_runs: set[str] = set()
+        self._thread = threading.Thread(target=self._run, name="plait-store-writer", daemon=True)
+        self._thread.start()
+        atexit.register(self.close)
+
+    @classmethod
+    def open(cls, settings: Settings) -> StoreRecorder:
+        """A writer for the configured store (migrated on first use)."""
+        return cls(open_database(settings.resolved_database_url()), settings)
+
+    # The hot path: the engine calls these for every event.
+
+    def record(self, event: Event) -> None:
+        self._queue.append(event)
+        if len(self._queue) == self._batch_size:  # a full batch: wake the writer, once
+            self._wake.set()
+
+    def record_many(self, events: list[Event]) -> None:
+        self._queue.extend(events)
+        if len(self._queue) >= self._batch_size:
+            self._wake.set()
+
+    # Writing.
+
+    def flush(self) -> None:
+        """Write everything recorded so far, in this thread. Never raises: a failure is
+        logged and the events stay queued for the next attempt."""
+        self._drain()
+
+    def close(self) -> None:
+        """Flush, then stop the writer thread (called at interpreter exit)."""
+        atexit.unregister(self.close)
+        self._closed = True
+        self._wake.set()
+        self._thread.join(timeout=max(5.0, self.settings.writer_interval_seconds * 4))
+        self._drain()
+        if self._queue:
+            logger.error(
+                "%d recorded events could not be saved to the run store at %s.",
+                len(self._queue),
+                self.database.describe(),
+            )
+
+    def _run(self) -> None:
+        next_beat = 0.0
+        retention_done = self.settings.run_retention_days is None
+        while not self._closed:
+            self._wake.wait(self.settings.writer_interval_seconds)
+            self._wake.clear()
+            self._drain()
+            if time.monotonic() >= next_beat:
+                next_beat = time.monotonic() + self.settings.heartbeat_interval_seconds
+                self._guarded(self.heartbeat)
+            if not retention_done:
+                retention_done = self._guarded(self._apply_retention)
+
+    def _drain(self) -> None:
+        with self._drain_lock:
+            while self._queue:
+                batch: list[Event] = []
+                try:
+                    while len(batch) < self._batch_size:
+                        batch.append(self._queue.popleft())
+                except IndexError:
+                    pass
+                try:
+                    self._write(batch)
+                except BaseException as exc:
+                    self._queue.extendleft(reversed(batch))
+                    if not isinstance(exc, Exception):
+                        raise
+                    self._report_failure(exc)
+                    return
+            if self._failing:
+                logger.warning("The run store at %s works again.", self.database.describe())
+                self._failing = False
+
+    def _write(self, events: list[Event]) -> None:
+        batch = _Batch(self.process, datetime.now(UTC), self.database.is_sqlite)
+        for event in events:
+            batch.add(event)
+        with self.database.writing() as connection:
+            batch.write(connection, self._statements, self._known_flows)
+        self._active_flow_runs.update(batch.new_runs["flow"])
+        self._active_flow_runs.difference_update(batch.ended_flow_runs)
+
+    def _report_failure(self, exc: Exception) -> None:
+        if not self._failing:
+            logger.warning(
+                "Could not save runs to the store at %s (%s: %s); %d events are kept and will "
+                "be retried.",
+                self.database.describe(),
+                type(exc).__name__,
+                exc,
+                len(self._queue),
+            )
+        self._failing = True
+
+    def _guarded(self, step: Any) -> bool:
+        try:
+            step()
+        except Exception as exc:
+            self._report_failure(exc)
+            return False
+        return True
+
+    def heartbeat(self) -> None:
+        """Renew the heartbeat of this process's running flow runs, then mark the flow runs
+        of dead processes as Crashed. The writer thread does this every
+        ``heartbeat_interval_seconds``."""
+        with self._drain_lock:
+            active = list(self._active_flow_runs)
+        if active:
+            table = FlowRunRow.__table__
+            with self.database.writing() as connection:
+                connection.execute(
+                    table.update().where(table.c.id.in_(active)).values(heartbeat=datetime.now(UTC))
+                )
+        crashes.sweep(self.database, self.process, self.settings.heartbeat_timeout_seconds)
+
+    def _apply_retention(self) -> None:
+        days = self.settings.run_retention_days
+        assert days is not None
+        retention.delete_flow_runs(self.database, older_than=timedelta(days=days))
