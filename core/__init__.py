@@ -21,6 +21,7 @@ from plait.exceptions import (
     ParameterError,
     PlaitError,
     RunTimeoutError,
+    TerminationSignal,
     UpstreamFailedError,
 )
 from plait.flows import Flow, flow
@@ -72,6 +73,7 @@ __all__ = [
     "StateType",
     "Task",
     "TaskRunner",
+    "TerminationSignal",
     "ThreadPoolTaskRunner",
     "TimedOut",
     "UpstreamFailedError",

@@ -57,3 +57,8 @@ class RunNotFoundError(PlaitError, LookupError):
 
 class StoreError(PlaitError):
     """The run store cannot be opened or used."""
+
+
+class TerminationSignal(BaseException):
+    """The process was sent SIGTERM while a flow ran. Like ``KeyboardInterrupt`` it is not an
+    ``Exception``: it ends the runs in progress as Crashed instead of being retried."""

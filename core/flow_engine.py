@@ -10,6 +10,8 @@ runs but do not fail the flow, as in Prefect 3.
 from __future__ import annotations
 
 import asyncio
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from plait import journal
 from plait.context import FlowRunContext, flow_run_var, task_run_var
 from plait.dependencies import collect_upstream, state_of, substitute
-from plait.exceptions import InvalidOptionError, ParameterError
+from plait.exceptions import InvalidOptionError, ParameterError, TerminationSignal
 from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.logs import capture_prints, run_logger, setup_logging
@@ -71,6 +73,7 @@ def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
         capture_prints()
     runner = flow.task_runner.duplicate()
     context = FlowRunContext(flow, flow_run, runner, log_prints)
+    restore_sigterm = _sigterm_crashes(flow_run)
     flow_token = flow_run_var.set(context)
     task_token = task_run_var.set(None)
     run_logger(flow_run).info("Beginning flow run %r for flow %r", flow_run.name, flow.name)
@@ -85,6 +88,26 @@ def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
         runner.shutdown(wait=not abandoned)
         task_run_var.reset(task_token)
         flow_run_var.reset(flow_token)
+        restore_sigterm()
+
+
+def _sigterm_crashes(flow_run: FlowRun) -> Callable[[], None]:
+    """While a top-level flow runs in the main thread, SIGTERM (``kill``, a container
+    stopping) raises ``TerminationSignal``: the run ends Crashed, its on_crashed hooks run and
+    its records are saved, instead of the process vanishing. A handler the program installed
+    itself is left alone. Returns the function that restores the previous handler."""
+    if (
+        not _is_top_level(flow_run)
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        return lambda: None
+
+    def terminate(signum: int, frame: Any) -> None:
+        raise TerminationSignal("The process received SIGTERM.")
+
+    signal.signal(signal.SIGTERM, terminate)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _final_value(value: Any) -> Any:

@@ -92,7 +92,7 @@ class Database:
                 self.upgrade()
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(
-                f"Cannot open the run store at {self.describe()}: {_reason(exc)}"
+                f"Cannot open the run store at {self.describe()}: {describe_error(exc)}"
             ) from exc
 
     def reset(self) -> None:
@@ -108,9 +108,11 @@ class Database:
         self.engine.dispose()
 
 
-def _reason(exc: sa.exc.SQLAlchemyError) -> str:
-    original = getattr(exc, "orig", None)
-    return f"{type(original or exc).__name__}: {original or exc}".strip()
+def describe_error(exc: BaseException) -> str:
+    """A database error in one line: the driver's own message, never the statement's
+    parameters (they hold the user's log lines and run parameters)."""
+    original = getattr(exc, "orig", None) or exc
+    return f"{type(original).__name__}: {str(original).splitlines()[0] if str(original) else ''}"
 
 
 def _configure_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:

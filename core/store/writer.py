@@ -29,7 +29,7 @@ from plait.journal import Event, LogEmitted, Recorder, RunCreated, StateChanged
 from plait.settings import Settings
 from plait.states import FINAL_TYPES
 from plait.store import crashes, retention
-from plait.store.database import Database, open_database
+from plait.store.database import Database, describe_error, open_database
 from plait.store.schema import FlowRunRow
 
 logger = logging.getLogger("plait.store")
@@ -274,11 +274,10 @@ class StoreRecorder(Recorder):
     def _report_failure(self, exc: Exception) -> None:
         if not self._failing:
             logger.warning(
-                "Could not save runs to the store at %s (%s: %s); %d events are kept and will "
-                "be retried.",
+                "Could not save runs to the store at %s (%s); %d events are kept and will be "
+                "retried.",
                 self.database.describe(),
-                type(exc).__name__,
-                exc,
+                describe_error(exc),
                 len(self._queue),
             )
         self._failing = True

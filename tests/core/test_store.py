@@ -276,3 +276,45 @@ def test_the_store_is_migrated_on_first_use_and_reset_empties_it(store_url, reco
     assert database.current_revision() == head_revision()
     database.dispose()
     journal.get_recorder().close()
+
+
+class _Lines(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+
+def test_a_batch_the_database_rejects_is_kept_and_written_once_it_can_be(store):
+    @flow
+    def resilient() -> int:
+        get_run_logger().info("kept safe")
+        return double(21)
+
+    database = Database(store.url)
+
+    def rename(old: str, new: str) -> None:
+        with database.writing() as connection:
+            connection.execute(sa.text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+    rename("logs", "logs_away")  # every batch with a log line now fails
+    reports = _Lines()
+    logging.getLogger("plait.store").addHandler(reports)
+    try:
+        assert resilient() == 42  # the flow's own result never depends on the store
+    finally:
+        logging.getLogger("plait.store").removeHandler(reports)
+    [report] = reports.lines
+    assert "events are kept and will be retried" in report
+    assert "kept safe" not in report  # the failed statement's parameters are not shown
+    assert store.client.read_flow_runs() == []  # the failed batch was rolled back whole
+
+    rename("logs_away", "logs")
+    store.writer.flush()
+    [run] = store.client.read_flow_runs()
+    assert run.state is StateType.COMPLETED
+    assert [t.state for t in store.client.read_task_runs(run.id)] == [StateType.COMPLETED]
+    assert "kept safe" in [line.message for line in store.client.read_logs(run.id)]
+    database.dispose()

@@ -15,6 +15,8 @@ import textwrap
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from plait import StateType
 from plait.client import get_client
 from plait.store.database import Database
@@ -99,7 +101,14 @@ def test_two_processes_write_1000_task_runs_each_and_nothing_is_lost(tmp_path, s
         assert all(t.state is StateType.COMPLETED and len(t.states) == 3 for t in task_runs)
 
 
-def test_a_flow_interrupted_with_sigint_is_saved_as_crashed_and_its_hooks_run(tmp_path, store_url):
+@pytest.mark.parametrize(
+    ("signum", "error"),
+    [(signal.SIGINT, "KeyboardInterrupt"), (signal.SIGTERM, "TerminationSignal")],
+    ids=["sigint", "sigterm"],
+)
+def test_an_interrupted_flow_is_saved_as_crashed_and_its_hooks_run(
+    tmp_path, store_url, signum, error
+):
     marker = tmp_path / "hook-ran"
     child = _spawn(
         tmp_path,
@@ -117,14 +126,14 @@ def test_a_flow_interrupted_with_sigint_is_saved_as_crashed_and_its_hooks_run(tm
         """,
     )
     flow_run_id = _wait_ready(child)
-    child.send_signal(signal.SIGINT)
+    child.send_signal(signum)
     _, stderr = child.communicate(timeout=60)
     assert child.returncode != 0
-    assert "KeyboardInterrupt" in stderr
+    assert error in stderr
 
     run = get_client().read_flow_run(flow_run_id)
     assert run.state is StateType.CRASHED
-    assert "KeyboardInterrupt" in run.state_message
+    assert error in run.state_message
     assert marker.read_text() == "Crashed"
     task_runs = get_client().read_task_runs(flow_run_id)
     assert [(t.name, t.state) for t in task_runs] == [
@@ -197,3 +206,33 @@ def test_a_run_on_another_host_is_crashed_only_once_its_heartbeat_is_stale(tmp_p
     assert run.state is StateType.CRASHED
     assert "sent no heartbeat for over 90s" in run.state_message
     database.dispose()
+
+
+def test_logs_follow_prints_lines_as_a_running_flow_writes_them(tmp_path, store_url):
+    child = _spawn(
+        tmp_path,
+        """
+        @flow
+        def slow() -> None:
+            block()
+            get_run_logger().info("after the wait")
+
+        slow()
+        """,
+    )
+    flow_run_id = _wait_ready(child)
+    follower = subprocess.Popen(
+        [str(Path(sys.executable).with_name("plait")), "flow-run", "logs", flow_run_id, "-f"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    line = ""
+    while "blocking now" not in line:
+        line = follower.stdout.readline()
+        assert line, "the follower exited before the run ended"
+    assert follower.poll() is None  # still following: the run is in progress
+    child.communicate("go on\n", timeout=60)
+    rest, _ = follower.communicate(timeout=60)
+    assert follower.returncode == 0
+    assert "after the wait" in rest
+    assert "Finished in state Completed()" in rest
