@@ -239,7 +239,7 @@ class StoreRecorder(Recorder):
                 next_beat = time.monotonic() + self.settings.heartbeat_interval_seconds
                 self._guarded(self.heartbeat)
             if not retention_done:
-                retention_done = self._guarded(self._apply_retention)
+                retention_done = self._guarded(self.apply_retention)
 
     def _drain(self) -> None:
         with self._drain_lock:
@@ -304,7 +304,10 @@ class StoreRecorder(Recorder):
                 )
         crashes.sweep(self.database, self.process, self.settings.heartbeat_timeout_seconds)
 
-    def _apply_retention(self) -> None:
+    def apply_retention(self) -> int:
+        """Delete finished flow runs older than ``run_retention_days`` (if set); the writer
+        thread does this once, soon after it starts. Returns how many were deleted."""
         days = self.settings.run_retention_days
-        assert days is not None
-        retention.delete_flow_runs(self.database, older_than=timedelta(days=days))
+        if days is None:
+            return 0
+        return retention.delete_flow_runs(self.database, older_than=timedelta(days=days))

@@ -20,6 +20,9 @@ from plait import (
 from plait.client import get_client
 from plait.exceptions import ParameterError, RunNotFoundError
 from plait.store.database import Database, head_revision
+from plait.store.schema import FlowRunRow
+
+flow_runs = FlowRunRow.__table__
 
 
 @task
@@ -318,3 +321,32 @@ def test_a_batch_the_database_rejects_is_kept_and_written_once_it_can_be(store):
     assert [t.state for t in store.client.read_task_runs(run.id)] == [StateType.COMPLETED]
     assert "kept safe" in [line.message for line in store.client.read_logs(run.id)]
     database.dispose()
+
+
+def test_run_retention_days_deletes_finished_runs_older_than_that(store_url, monkeypatch):
+    from plait.journal import set_recorder
+    from plait.settings import load_settings
+    from plait.store.writer import StoreRecorder
+
+    @flow
+    def daily(day: int) -> int:
+        return day
+
+    monkeypatch.setenv("PLAIT_RUN_RETENTION_DAYS", "30")
+    writer = StoreRecorder.open(load_settings())
+    set_recorder(writer)
+    daily(1)
+    daily(2)
+    client = get_client()
+    old = next(r for r in client.read_flow_runs() if r.parameters["day"] == 1)
+    database = Database(store_url)
+    with database.writing() as connection:
+        connection.execute(
+            flow_runs.update()
+            .where(flow_runs.c.id == old.id)
+            .values(created=old.created - timedelta(days=31))
+        )
+    database.dispose()
+    assert writer.apply_retention() == 1
+    assert [r.parameters["day"] for r in client.read_flow_runs()] == [2]
+    writer.close()
