@@ -145,6 +145,8 @@ class Client:
         limit: int = 50,
     ) -> list[FlowRunRecord]:
         """Flow runs, newest first, optionally of one flow and/or in one state."""
+        if limit < 1:
+            raise ParameterError(f"limit must be at least 1; got {limit}.")
         query = sa.select(flow_runs).order_by(flow_runs.c.created.desc()).limit(limit)
         if flow_name is not None:
             query = query.where(flow_runs.c.flow_name == flow_name)
@@ -222,9 +224,9 @@ class Client:
                 "list runs with: plait flow-run ls"
             )
         if len(matches) > 1:
+            shown = ", ".join(matches[:2]) + (", ..." if len(matches) > 2 else "")
             raise ParameterError(
-                f"{prefix!r} is the start of several flow run ids ({', '.join(matches[:2])}, "
-                "...); give more characters."
+                f"{prefix!r} is the start of several flow run ids ({shown}); give more characters."
             )
         return matches[0]
 

@@ -185,6 +185,8 @@ def test_reading_filters_and_limits_and_orders_newest_first(store):
     assert [r.flow_name for r in store.client.read_flow_runs(state=StateType.FAILED)] == ["bad"]
     with pytest.raises(ParameterError, match="Unknown state 'Exploded'"):
         store.client.read_flow_runs(state="Exploded")
+    with pytest.raises(ParameterError, match="limit must be at least 1"):
+        store.client.read_flow_runs(limit=0)
 
 
 def test_run_ids_are_accepted_as_unique_prefixes(store):
