@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 
 from plait.exceptions import ParameterError, RunNotFoundError
-from plait.states import FINAL_TYPES, StateType
+from plait.states import FINAL_TYPES, UNSUCCESSFUL_TYPES, StateType
 from plait.store import crashes, retention
 from plait.store.database import Database, open_database
 from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
@@ -67,10 +67,7 @@ class _RunRecord(_Record):
     @property
     def failure(self) -> StateRecord | None:
         """The final state if it is unsuccessful (with its traceback), else None."""
-        if self.states and self.states[-1].type in FINAL_TYPES - {
-            StateType.COMPLETED,
-            StateType.CACHED,
-        }:
+        if self.states and self.states[-1].type in UNSUCCESSFUL_TYPES:
             return self.states[-1]
         return None
 
@@ -319,4 +316,5 @@ def get_client(database_url: str | None = None) -> Client:
     from plait.settings import load_settings
 
     settings = load_settings()
-    return Client(open_database(database_url), settings.heartbeat_timeout_seconds)
+    database = open_database(database_url or settings.resolved_database_url())
+    return Client(database, settings.heartbeat_timeout_seconds)

@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from plait.states import FINAL_TYPES
+from plait.states import FINAL_NAMES
 
 RunKind = Literal["flow", "task"]
-_FINAL_NAMES = frozenset(t.value for t in FINAL_TYPES)
 
 
 @dataclass(slots=True, frozen=True)
@@ -121,7 +120,7 @@ class RunRecord:
 
     @property
     def ended(self) -> datetime | None:
-        return self.states[-1].timestamp if self.state in _FINAL_NAMES else None
+        return self.states[-1].timestamp if self.state in FINAL_NAMES else None
 
     @property
     def duration(self) -> float | None:

@@ -111,27 +111,31 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, TomlConfigSettingsSource(settings_cls, config_file())
+        return init_settings, env_settings, _ConfigFile(settings_cls, config_file())
 
 
-def _file_values() -> dict[str, Any]:
-    values = TomlConfigSettingsSource(Settings, config_file())()
-    if "home" in values:
-        raise ConfigError(
-            f"{config_file()}: 'home' cannot be set in the config file, which lives in it; "
-            "set the PLAIT_HOME environment variable instead."
-        )
-    return values
+class _ConfigFile(TomlConfigSettingsSource):
+    """``config.toml``, which may set anything but ``home`` (it lives in home)."""
+
+    def __call__(self) -> dict[str, Any]:
+        values = super().__call__()
+        if "home" in values:
+            raise ConfigError(
+                f"{config_file()}: 'home' cannot be set in the config file, which lives in it; "
+                "set the PLAIT_HOME environment variable instead."
+            )
+        return values
 
 
-def load_settings(**overrides: Any) -> Settings:
+def load_settings() -> Settings:
     """The effective settings; a bad value raises ``ConfigError`` naming the setting, where
     it came from, and what is wrong."""
     try:
-        _file_values()
-        return Settings(**overrides)
+        return Settings()
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except ConfigError:
+        raise
     except ValueError as exc:  # an unreadable config.toml
         raise ConfigError(f"{config_file()} could not be read: {exc}") from None
 
@@ -140,7 +144,7 @@ def setting_sources() -> dict[str, str]:
     """Where each setting's effective value comes from: an environment variable, the config
     file, or the default."""
     from_env = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX)()
-    from_file = _file_values()
+    from_file = _ConfigFile(Settings, config_file())()
     sources = {}
     for name in Settings.model_fields:
         if name in from_env:

@@ -32,9 +32,10 @@ FINAL_TYPES = frozenset(
         StateType.CANCELLED,
     }
 )
+FINAL_NAMES = frozenset(t.value for t in FINAL_TYPES)  # as journaled and stored
 _SUCCESS_TYPES = frozenset({StateType.COMPLETED, StateType.CACHED})
 _FAILURE_TYPES = frozenset({StateType.FAILED, StateType.TIMED_OUT})
-_UNSUCCESSFUL_TYPES = FINAL_TYPES - _SUCCESS_TYPES
+UNSUCCESSFUL_TYPES = FINAL_TYPES - _SUCCESS_TYPES
 
 
 class State:
@@ -119,7 +120,7 @@ class State:
 
     def is_unsuccessful(self) -> bool:
         """True for final states without a result: failed, timed out, crashed, cancelled."""
-        return self.type in _UNSUCCESSFUL_TYPES
+        return self.type in UNSUCCESSFUL_TYPES
 
     def __repr__(self) -> str:
         return f"{self.name}({self.message!r})" if self.message else f"{self.name}()"

@@ -4,10 +4,15 @@ fresh run store on SQLite and on a real PostgreSQL server in turn."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pytest
 
 from plait.journal import MemoryRecorder, set_recorder
+
+if TYPE_CHECKING:
+    from plait.client import Client
+    from plait.store.writer import StoreRecorder
 
 pytest_plugins = ["fixtures.postgres"]  # tests/ is on sys.path: pytest puts conftest dirs there
 
@@ -43,8 +48,8 @@ class Store:
     """The run store a test records into, and reads back through the client."""
 
     url: str
-    writer: object  # plait.store.writer.StoreRecorder
-    client: object  # plait.client.Client
+    writer: StoreRecorder
+    client: Client
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

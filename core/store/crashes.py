@@ -42,27 +42,31 @@ class ProcessIdentity:
 
     @classmethod
     def current(cls) -> ProcessIdentity:
-        return cls(socket.gethostname(), os.getpid(), _start_ticks(os.getpid()))
+        fields = _proc_stat(os.getpid()) if _HAS_PROC else None
+        return cls(socket.gethostname(), os.getpid(), int(fields[19]) if fields else None)
 
     def is_alive(self) -> bool:
         """Whether this process (on this host) is still running."""
-        try:
-            with open(f"/proc/{self.pid}/stat", encoding="ascii") as stat:
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except FileNotFoundError:
-            return False
-        except OSError:  # no /proc: ask the kernel whether the pid exists
+        if not _HAS_PROC:
             return _pid_exists(self.pid)
+        fields = _proc_stat(self.pid)
+        if fields is None:
+            return False
         zombie = fields[0] == "Z"
         reused = self.started is not None and int(fields[19]) != self.started
         return not (zombie or reused)
 
 
-def _start_ticks(pid: int) -> int | None:
+_HAS_PROC = os.path.exists("/proc/self/stat")  # Linux; elsewhere only the pid is checked
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    """The fields of ``/proc/<pid>/stat`` after the command name; None if there is no such
+    process."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[19])
-    except OSError:
+            return stat.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
         return None
 
 

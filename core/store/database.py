@@ -22,6 +22,7 @@ from plait.exceptions import StoreError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 60
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 _MIGRATION_LOCK_ID = 0x706C_6169  # "plai": the PostgreSQL advisory lock held while migrating
 
 
@@ -29,14 +30,27 @@ class Database:
     """One run-store database: its engine, transactions, and schema migrations."""
 
     def __init__(self, url: str | URL) -> None:
-        self.url = make_url(url)
-        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        try:
+            self.url = make_url(url)
+        except (sa.exc.ArgumentError, ValueError):
+            raise StoreError(  # the URL is not echoed: it may hold a password
+                "database_url (PLAIT_DATABASE_URL) is not a database URL; use e.g. "
+                "postgresql+psycopg://user@127.0.0.1:5432/plait, or unset it for SQLite in "
+                "PLAIT_HOME."
+            ) from None
+        backend = self.url.get_backend_name()
+        if backend not in SUPPORTED_BACKENDS:
+            raise StoreError(
+                f"database_url (PLAIT_DATABASE_URL) uses {backend!r}; the run store supports "
+                "sqlite and postgresql (e.g. postgresql+psycopg://user@127.0.0.1:5432/plait)."
+            )
+        self.is_sqlite = backend == "sqlite"
         try:
             self.engine = self._create_engine()
         except (ImportError, sa.exc.ArgumentError) as exc:
             raise StoreError(
-                f"Cannot use the database {self.describe()}: {exc}. Check PLAIT_DATABASE_URL; "
-                "for PostgreSQL, install the driver with: pip install 'plait[postgres]'."
+                f"Cannot use the database {self.describe()}: {describe_error(exc)}. For "
+                "PostgreSQL, install the driver with: pip install 'plait[postgres]'."
             ) from None
 
     def describe(self) -> str:

@@ -8,11 +8,10 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from plait.states import FINAL_TYPES
+from plait.states import FINAL_NAMES
 from plait.store.database import Database
 from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
 
-FINAL_STATES = tuple(t.value for t in FINAL_TYPES)
 _CHUNK = 500  # ids per statement: well under every database's bound-parameter limit
 
 flow_runs = FlowRunRow.__table__
@@ -32,7 +31,8 @@ def delete_flow_runs(
             chosen.update(
                 connection.execute(
                     sa.select(flow_runs.c.id).where(
-                        flow_runs.c.created < cutoff, flow_runs.c.state_type.in_(FINAL_STATES)
+                        flow_runs.c.created < cutoff,
+                        flow_runs.c.state_type.in_(sorted(FINAL_NAMES)),
                     )
                 ).scalars()
             )

@@ -27,13 +27,12 @@ from sqlalchemy.engine import Connection
 
 from plait.journal import Event, LogEmitted, Recorder, RunCreated, StateChanged
 from plait.settings import Settings
-from plait.states import FINAL_TYPES
+from plait.states import FINAL_NAMES
 from plait.store import crashes, retention
 from plait.store.database import Database, describe_error, open_database
 from plait.store.schema import FlowRunRow
 
 logger = logging.getLogger("plait.store")
-_FINAL = frozenset(t.value for t in FINAL_TYPES)
 
 
 # Column order of the rows the writer builds (positional parameters bind fastest).
@@ -125,7 +124,7 @@ class _Batch:
     def _state(self, event: StateChanged) -> None:
         timestamp = self.time(event.timestamp)
         self.states.append((event.run_id, event.state, event.message, event.detail, timestamp))
-        final = event.state in _FINAL
+        final = event.state in FINAL_NAMES
         if final and event.kind == "flow":
             self.ended_flow_runs.append(event.run_id)
         row = self.new_runs[event.kind].get(event.run_id)

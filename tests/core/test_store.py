@@ -352,3 +352,16 @@ def test_run_retention_days_deletes_finished_runs_older_than_that(store_url, mon
     assert writer.apply_retention() == 1
     assert [r.parameters["day"] for r in client.read_flow_runs()] == [2]
     writer.close()
+
+
+def test_a_bad_database_url_names_the_setting_and_never_shows_the_password(monkeypatch):
+    from plait.exceptions import StoreError
+
+    monkeypatch.setenv("PLAIT_DATABASE_URL", "postgresql://ana:s3cret-pw@db:notaport/plait")
+    with pytest.raises(StoreError, match="database_url") as bad:
+        get_client()
+    assert "s3cret-pw" not in str(bad.value)
+    monkeypatch.setenv("PLAIT_DATABASE_URL", "mysql://ana:s3cret-pw@db/plait")
+    with pytest.raises(StoreError, match="supports sqlite and postgresql") as unsupported:
+        get_client()
+    assert "s3cret-pw" not in str(unsupported.value)
