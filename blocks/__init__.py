@@ -1,1 +1,25 @@
-"""Plait blocks: typed, saved, secret-aware configuration (credentials, storage, notifications)."""
+"""Plait blocks: typed, saved, secret-aware configuration (credentials, storage, notifications).
+
+from plait.blocks import Secret
+
+Secret(value="s3cr3t").save("api-token")   # once; the value is encrypted at rest
+token = Secret.load("api-token").get()      # anywhere, in any flow
+"""
+
+from plait.blocks.block import Block, CheckResult, CredentialsBlock
+from plait.blocks.credentials import Secret
+from plait.blocks.fields import SecretDict
+from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
+from plait.blocks.notifications import NotificationBlock
+
+__all__ = [
+    "Block",
+    "CheckResult",
+    "CredentialsBlock",
+    "LocalFileSystem",
+    "NotificationBlock",
+    "ReadableFileSystem",
+    "Secret",
+    "SecretDict",
+    "WritableFileSystem",
+]

@@ -47,6 +47,16 @@ from plait.tasks import Task, task
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str) -> object:
+    """``plait.hookimpl`` (the marker for plugin hooks) loads pluggy only when asked for."""
+    if name == "hookimpl":
+        from plait.hookspecs import hookimpl
+
+        return hookimpl
+    raise AttributeError(f"module 'plait' has no attribute {name!r}")
+
+
 __all__ = [
     "Cached",
     "Cancelled",
@@ -82,6 +92,7 @@ __all__ = [
     "flow",
     "get_run_context",
     "get_run_logger",
+    "hookimpl",
     "task",
     "unmapped",
     "wait",

@@ -62,3 +62,20 @@ class StoreError(PlaitError):
 class TerminationSignal(BaseException):
     """The process was sent SIGTERM while a flow ran. Like ``KeyboardInterrupt`` it is not an
     ``Exception``: it ends the runs in progress as Crashed instead of being retried."""
+
+
+class BlockError(PlaitError):
+    """A block cannot be saved, loaded or used as asked."""
+
+
+class BlockNotFoundError(BlockError, LookupError):
+    """No saved block (or block type) has the given name."""
+
+
+class BlockValidationError(BlockError, ValueError):
+    """Block field values, given or saved, do not fit the block type's fields."""
+
+
+class EncryptionKeyError(BlockError):
+    """The encryption key for saved secrets is missing, malformed, or not the one they were
+    saved with."""

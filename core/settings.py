@@ -74,6 +74,12 @@ class Settings(BaseSettings):
         description="Delete finished flow runs older than this many days (unset: keep all).",
     )
 
+    encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Key(s) that encrypt saved block secrets, comma-separated, current first; "
+        "unset means the key file $PLAIT_HOME/encryption.key.",
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _normalise(cls, data: Any) -> Any:

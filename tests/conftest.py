@@ -22,6 +22,7 @@ def recorder(tmp_path, monkeypatch) -> MemoryRecorder:
     """A fresh in-memory journal, so each test sees only the runs it made."""
     monkeypatch.setenv("PLAIT_HOME", str(tmp_path / "plait-home"))
     monkeypatch.delenv("PLAIT_DATABASE_URL", raising=False)
+    monkeypatch.delenv("PLAIT_ENCRYPTION_KEY", raising=False)
     fresh = MemoryRecorder()
     previous = set_recorder(fresh)
     yield fresh

@@ -5,6 +5,10 @@ every state they entered in ``run_states`` (for history). ``task_run_upstream`` 
 task graph's edges. The journal tables have no foreign keys on purpose: the writer inserts
 events in journal order in batches, and no event may ever be rejected, so a batch never
 fails on a consistency constraint. Deleting a flow run deletes its rows from each table.
+
+Saved blocks live in the ``block_*`` tables: a document per saved name, every version of it
+(non-secret fields as JSON, secret fields as one encrypted token), the references between
+documents (nested blocks), and the type and schema each version was saved with.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     Dialect,
     Double,
@@ -23,6 +28,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
@@ -153,3 +159,74 @@ class LogRow(Base):
     logger: Mapped[str] = mapped_column(String(255))
     message: Mapped[str] = mapped_column(Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockTypeRow(Base):
+    """A block type, by slug, and where its class comes from (for "pip install" hints)."""
+
+    __tablename__ = "block_types"
+
+    slug: Mapped[str] = mapped_column(String(255), primary_key=True)
+    class_path: Mapped[str] = mapped_column(String(500))  # module:QualifiedName
+    package: Mapped[str | None] = mapped_column(String(255))  # the distribution to install
+    description: Mapped[str] = mapped_column(Text)
+    documentation_url: Mapped[str | None] = mapped_column(String(500))
+    code_example: Mapped[str | None] = mapped_column(Text)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockSchemaRow(Base):
+    """A block type's fields (JSON schema) at one schema version, by checksum."""
+
+    __tablename__ = "block_schemas"
+
+    checksum: Mapped[str] = mapped_column(String(80), primary_key=True)
+    block_type_slug: Mapped[str] = mapped_column(String(255), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    capabilities: Mapped[list[str]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockDocumentRow(Base):
+    """A saved block: its type and name, and its latest version. Anonymous documents hold
+    nested blocks that were not saved under a name of their own."""
+
+    __tablename__ = "block_documents"
+    __table_args__ = (UniqueConstraint("block_type_slug", "name"),)
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    block_type_slug: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))
+    is_anonymous: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockDocumentVersionRow(Base):
+    """One saved version of a block document. ``secrets`` is a Fernet token (never plain
+    text); ``key_fingerprint`` names the key that made it, for clear errors."""
+
+    __tablename__ = "block_document_versions"
+
+    document_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    schema_checksum: Mapped[str] = mapped_column(String(80))
+    schema_version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    secrets: Mapped[str | None] = mapped_column(Text)
+    key_fingerprint: Mapped[str | None] = mapped_column(String(16))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BlockReferenceRow(Base):
+    """A nested block: version ``version`` of ``document_id`` holds, at field ``path``, the
+    latest version of ``referenced_id``."""
+
+    __tablename__ = "block_references"
+
+    document_id: Mapped[str] = mapped_column(ID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    referenced_id: Mapped[str] = mapped_column(ID, index=True)

@@ -1,0 +1,1 @@
+"""An example Plait integration (test fixture)."""

@@ -1,0 +1,1 @@
+"""Registers the example integration's block types."""
