@@ -10,16 +10,18 @@ from plait.blocks.block import Block, CheckResult, CredentialsBlock
 from plait.blocks.credentials import Secret
 from plait.blocks.fields import SecretDict
 from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
-from plait.blocks.notifications import NotificationBlock
+from plait.blocks.notifications import Email, NotificationBlock, Webhook
 
 __all__ = [
     "Block",
     "CheckResult",
     "CredentialsBlock",
+    "Email",
     "LocalFileSystem",
     "NotificationBlock",
     "ReadableFileSystem",
     "Secret",
     "SecretDict",
+    "Webhook",
     "WritableFileSystem",
 ]

@@ -106,6 +106,13 @@ class Block(BaseModel):
         if registry.is_concrete(cls):
             registry.register(cls)
 
+    def __eq__(self, other: object) -> bool:
+        """Blocks are equal when their types and field values are (where they were saved
+        does not matter)."""
+        if not isinstance(other, BaseModel):
+            return NotImplemented
+        return type(self) is type(other) and self.__dict__ == other.__dict__
+
     # -- describing the type --------------------------------------------------------------
 
     @classmethod
@@ -210,7 +217,7 @@ class Block(BaseModel):
         cls = type(self)
         if not registry.is_concrete(cls):
             raise BlockError(f"{cls.__name__} is an interface; save a block type built on it.")
-        _check_name(name)
+        check_name(name)
         documents = open_block_documents()
         planned = plan(self, name, documents)
         saved = documents.save([version for _, version in planned], overwrite)
@@ -230,13 +237,12 @@ class Block(BaseModel):
 
         slug, name = cls._parse_name(name)
         documents = open_block_documents()
-        stored = documents.read(slug, name, version)
         target = cls if slug == cls._own_slug() else registry.lookup(slug, documents)
         if not issubclass(target, cls):
             raise BlockError(
                 f"{slug}/{name} is a {target.__name__}, which is not a {cls.__name__}."
             )
-        return build(target, stored, documents)  # type: ignore[return-value]
+        return build(target, documents.read(slug, name, version), documents)  # type: ignore[return-value]
 
     @classmethod
     async def aload(cls, name: str, version: int | None = None) -> Self:
@@ -281,7 +287,7 @@ class Block(BaseModel):
                     f"{cls.__name__} is not one block type."
                 )
             slug = own
-        _check_name(short)
+        check_name(short)
         return slug, short
 
 
@@ -300,7 +306,7 @@ def instance_list(method: Callable[..., Any]) -> hybridmethod:
     return hybridmethod(Block.__dict__["_list_saved"], method)
 
 
-def _check_name(name: str) -> None:
+def check_name(name: str) -> None:
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
         raise BlockError(
             f"Block name {name!r} is not valid: use 1 to 128 letters, digits, '.', '_' or '-', "

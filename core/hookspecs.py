@@ -68,7 +68,7 @@ def plait_result_storage() -> Mapping[str, Callable[[str], Any]]:
 @hookspec
 def plait_task_runners() -> Mapping[str, type[TaskRunner]]:
     """Task runner classes this plugin provides, by short name (e.g. ``{"dask": DaskTaskRunner}``),
-    for discovery and for choosing a runner by name."""
+    for discovery: ``plait plugins ls`` lists them."""
 
 
 @hookspec

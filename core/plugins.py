@@ -53,7 +53,8 @@ class Plugins:
         )
         self.plugins.append(plugin)
         try:
-            self.manager.register(entry_point.load(), name=entry_point.name)
+            module = entry_point.load()
+            self.manager.register(module, name=entry_point.name)
         except Exception as exc:
             plugin.error = f"{type(exc).__name__}: {exc}"
             logger.warning(
@@ -63,6 +64,20 @@ class Plugins:
                 plugin.distribution or "an unknown distribution",
                 plugin.error,
             )
+            return
+        unknown = [
+            name
+            for name in dir(module)
+            if self.manager.parse_hookimpl_opts(module, name) is not None
+            and not hasattr(self.manager.hook, name)
+        ]
+        if unknown:
+            logger.warning(
+                "Plugin %r marks %s with @hookimpl, but Plait has no such hook (a typo?); "
+                "see plait.hookspecs for the hooks.",
+                plugin.name,
+                ", ".join(unknown),
+            )
 
     def call(self, hook: str, **kwargs: Any) -> list[tuple[Plugin, Any]]:
         """Each working plugin's result for ``hook`` (plugins that do not implement it are
@@ -70,7 +85,10 @@ class Plugins:
         results = []
         by_name = {plugin.name: plugin for plugin in self.plugins}
         for impl in reversed(getattr(self.manager.hook, hook).get_hookimpls()):
-            plugin = by_name.get(impl.plugin_name) or Plugin(impl.plugin_name, "", None, None)
+            plugin = by_name.get(impl.plugin_name)
+            if plugin is None:  # registered by hand, not through an entry point
+                plugin = Plugin(impl.plugin_name, repr(impl.plugin), None, None)
+                self.plugins.append(plugin)
             try:
                 value = impl.function(**{arg: kwargs[arg] for arg in impl.argnames})
             except Exception as exc:

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from plait.client import Client
     from plait.store.writer import StoreRecorder
 
-pytest_plugins = ["fixtures.postgres"]  # tests/ is on sys.path: pytest puts conftest dirs there
+pytest_plugins = ["fixtures.postgres", "fixtures.servers", "pytester"]  # tests/ is on sys.path
 
 
 @pytest.fixture(autouse=True)

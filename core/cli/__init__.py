@@ -1,4 +1,5 @@
-"""The ``plait`` command line: one module per command group."""
+"""The ``plait`` command line: one module per command group, and the commands plugins add
+through the ``plait_cli`` hook (``plait block`` comes from Plait's own standard blocks)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 import plait
-from plait.cli import config, db, flow_runs, task_runs
+from plait.cli import config, db, flow_runs, plugins, task_runs
 from plait.cli.render import console, err_console
 from plait.exceptions import PlaitError
+from plait.plugins import get_plugins
 
 
 class _PlaitGroup(TyperGroup):
@@ -37,6 +39,7 @@ app.add_typer(flow_runs.app, name="flow-run")
 app.add_typer(task_runs.app, name="task-run")
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
+app.add_typer(plugins.app, name="plugins")
 
 
 @app.callback()
@@ -48,3 +51,6 @@ def main() -> None:
 def version() -> None:
     """Print Plait's and Python's versions."""
     console.print(f"plait {plait.__version__} (Python {platform.python_version()})")
+
+
+get_plugins().call("plait_cli", app=app)  # a plugin whose hook raises is reported and skipped

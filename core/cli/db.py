@@ -35,11 +35,12 @@ def upgrade() -> None:
 def reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete every recorded run and recreate the schema."""
+    """Delete every recorded run and saved block, and recreate the schema."""
     database = _database()
     if not yes:
         typer.confirm(
-            f"This deletes every recorded run in {database.describe()}. Continue?", abort=True
+            f"This deletes every recorded run and saved block in {database.describe()}. Continue?",
+            abort=True,
         )
     database.reset()
     console.print(f"Reset {database.describe()} (revision {head_revision()}).")

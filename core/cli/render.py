@@ -1,11 +1,14 @@
-"""How the CLI shows things: consoles, states, times, durations; and parsing durations."""
+"""How the CLI shows things: consoles, states, times, durations, lists and labelled values;
+and parsing durations."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from rich.console import Console
+from rich.table import Table
 from rich.text import Text
 
 from plait.exceptions import ParameterError
@@ -53,6 +56,21 @@ def format_duration(seconds: float | None) -> str:
         return f"{minutes}m {secs:02d}s"
     hours, minutes = divmod(minutes, 60)
     return f"{hours}h {minutes:02d}m"
+
+
+def listing(items: Iterable[str]) -> str:
+    """Names joined with commas, or ``-`` when there are none."""
+    return ", ".join(items) or "-"
+
+
+def details(rows: Iterable[tuple[str, str | Text]]) -> Table:
+    """Labelled values, one per line: the label in bold, its value beside it."""
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
 
 
 def parse_duration(text: str, option: str) -> timedelta:

@@ -379,7 +379,7 @@ class BlockDocuments:
                 .where(Versions.c.secrets.is_not(None))
             ).all()
             for row in rows:
-                what = f"block {row.block_type_slug}/{row.name!r} (version {row.version})"
+                what = f"block '{row.block_type_slug}/{row.name}' (version {row.version})"
                 plain = self.keyring.decrypt(row.secrets, row.key_fingerprint, what)
                 connection.execute(
                     Versions.update()

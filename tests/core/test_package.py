@@ -30,19 +30,33 @@ def test_the_console_script_is_installed():
     assert result.stdout.startswith(f"plait {plait.__version__}")
 
 
-HEAVY = ("pydantic", "pydantic_settings", "rich", "typer", "cloudpickle", "sqlalchemy", "alembic",
-         "multiprocessing")  # fmt: skip
+STORE = ("sqlalchemy", "alembic", "cryptography", "httpx", "pluggy")
+HEAVY = ("pydantic", "pydantic_settings", "rich", "typer", "cloudpickle", "multiprocessing", *STORE)
 
 
-def test_import_plait_loads_no_heavy_modules():
+def _modules_loaded_by(statement: str, families: tuple[str, ...]) -> list[str]:
     code = (
-        "import sys, json, plait; "
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r})))"
+        f"import sys, json; {statement}; "
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {families!r})))"
     )
     output = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
-    assert json.loads(output.stdout) == []
+    return json.loads(output.stdout)
+
+
+def test_import_plait_loads_no_heavy_modules():
+    assert _modules_loaded_by("import plait", HEAVY) == []
+
+
+def test_import_plait_blocks_loads_no_store_encryption_or_http_modules():
+    assert _modules_loaded_by("import plait.blocks", STORE) == []
+
+
+def test_hookimpl_is_exported_lazily():
+    from plait.hookspecs import hookimpl
+
+    assert plait.hookimpl is hookimpl
 
 
 def test_the_blocks_package_is_importable_from_its_own_folder():
