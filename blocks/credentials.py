@@ -14,7 +14,7 @@ class Secret(CredentialsBlock):
     """A secret string or JSON value (an API token, a connection string, a dict of
     passwords), encrypted at rest and masked everywhere. Read it with ``.get()``."""
 
-    _documentation_url = "https://plait.dev/docs/concepts#blocks"
+    _documentation_url = "https://plait.dev/docs/blocks#standard-blocks"
     _code_example = """
         from plait.blocks import Secret
 

@@ -51,7 +51,7 @@ class LocalFileSystem(WritableFileSystem):
     """Files in a folder on this machine. Paths that would leave the folder (``..``, an
     absolute path elsewhere, a symlink pointing out) are refused."""
 
-    _documentation_url = "https://plait.dev/docs/concepts#storage-blocks"
+    _documentation_url = "https://plait.dev/docs/blocks#standard-blocks"
     _code_example = """
         from plait.blocks import LocalFileSystem
 

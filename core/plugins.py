@@ -69,7 +69,7 @@ class Plugins:
             name
             for name in dir(module)
             if self.manager.parse_hookimpl_opts(module, name) is not None
-            and not hasattr(self.manager.hook, name)
+            and not getattr(self.manager.hook, name).has_spec()
         ]
         if unknown:
             logger.warning(

@@ -123,8 +123,15 @@ class BlockDocuments:
         """Save ``versions`` (nested documents first, the named one last) in one transaction.
         A named document that exists is an error unless ``overwrite``."""
         now = datetime.now(UTC)
-        with self.database.writing() as connection:
-            return [self._save_one(connection, new, overwrite, now) for new in versions]
+        try:
+            with self.database.writing() as connection:
+                return [self._save_one(connection, new, overwrite, now) for new in versions]
+        except sa.exc.IntegrityError:
+            last = versions[-1]
+            raise BlockError(
+                f"Block {last.block_type.slug}/{last.name} was saved by another process at the "
+                "same moment; nothing was saved by this call. Load it to see theirs, or save again."
+            ) from None
 
     def _save_one(
         self, connection: Connection, new: NewVersion, overwrite: bool, now: datetime
@@ -133,15 +140,14 @@ class BlockDocuments:
         _upsert_type(connection, new.block_type, now)
         _insert_schema(connection, slug, new.schema, now)
         if new.document_id is not None:
-            row = connection.execute(
-                sa.select(Documents).where(Documents.c.id == new.document_id)
-            ).one_or_none()
+            condition = Documents.c.id == new.document_id
         else:
-            row = connection.execute(
-                sa.select(Documents).where(
-                    Documents.c.block_type_slug == slug, Documents.c.name == new.name
-                )
-            ).one_or_none()
+            condition = (Documents.c.block_type_slug == slug) & (Documents.c.name == new.name)
+        # FOR UPDATE (PostgreSQL): concurrent saves of one document take turns numbering
+        # versions; SQLite's BEGIN IMMEDIATE already serialises writers.
+        row = connection.execute(
+            sa.select(Documents).where(condition).with_for_update()
+        ).one_or_none()
         if row is not None and not (overwrite or row.is_anonymous):
             raise BlockError(
                 f"A block named {slug}/{new.name} already exists; pass overwrite=True to save "

@@ -319,3 +319,22 @@ def test_local_file_system_refuses_paths_outside_its_base(tmp_path):
 def test_interfaces_cannot_be_saved():
     with pytest.raises(TypeError, match="abstract"):
         WritableFileSystem()
+
+
+def test_concurrent_saves_number_versions_without_gaps_or_losses(store_url):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from plait.store.blocks import open_block_documents
+
+    credentials("v0").save("prod")
+
+    def save_five(worker: int) -> list[int]:
+        return [credentials(f"w{worker}-{i}").save("prod", overwrite=True) for i in range(5)]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = sorted(n for saved in pool.map(save_five, range(6)) for n in saved)
+    assert numbers == list(range(2, 32))
+    history = open_block_documents().history("service-credentials", "prod")
+    assert [stored.version for stored in history] == list(range(1, 32))
+    saved_passwords = {stored.secrets['["password"]']["value"] for stored in history}
+    assert saved_passwords == {"v0"} | {f"w{w}-{i}" for w in range(6) for i in range(5)}

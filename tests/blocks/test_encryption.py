@@ -171,3 +171,33 @@ def test_rotation_that_cannot_decrypt_everything_changes_nothing(monkeypatch):
     assert VaultCredentials.load("b") == vault(), "b was not moved to the third key"
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", first)
     assert VaultCredentials.load("a") == vault()
+
+
+def test_secrets_never_reach_run_parameters_logs_or_tracebacks(store):
+    from plait import flow, get_run_logger, task
+
+    @task
+    def connect(credentials: VaultCredentials) -> None:
+        get_run_logger().info("connecting with %s", credentials)
+        raise ConnectionError(f"refused for {credentials!r}")
+
+    @flow(log_prints=True)
+    def uses_a_block(credentials: VaultCredentials) -> None:
+        print(credentials)
+        connect(credentials)
+
+    vault().save("prod")
+    state = uses_a_block(VaultCredentials.load("prod"), return_state=True)
+    assert state.is_failed()
+    store.writer.flush()
+    [run] = store.client.read_flow_runs()
+    logs = "\n".join(line.message for line in store.client.read_logs(run.id))
+    assert "**********" in logs
+    assert "**********" in str(run.parameters)
+    for text in (logs, str(run.parameters), str(state.message)):
+        assert PASSWORD not in text
+        assert TOKEN not in text
+    if store.url.startswith("sqlite"):  # every byte written, tracebacks and parameters included
+        raw = database_bytes()
+        for secret in (PASSWORD.encode(), TOKEN.encode(), CERT):
+            assert secret not in raw

@@ -255,6 +255,29 @@ def test_a_broken_plugin_is_reported_once_and_the_others_still_work(
     assert runners["example"] == {"example-threads": ThreadPoolTaskRunner}
 
 
+def test_a_misspelled_hook_is_reported(tmp_path, monkeypatch, plugin_warnings):
+    _fake_distribution(
+        tmp_path,
+        "plait-typo",
+        "[plait]\ntypo = plait_typo_mod\n",
+        {
+            "plait_typo_mod": """
+                from plait import hookimpl
+
+                @hookimpl
+                def plait_block_type():
+                    return []
+            """
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "plait_typo_mod", raising=False)
+    plugins = Plugins()
+    [warning] = [r.getMessage() for r in plugin_warnings if "'typo'" in r.getMessage()]
+    assert "marks plait_block_type with @hookimpl, but Plait has no such hook" in warning
+    assert {"example", "standard-blocks"} <= {p.name for p in plugins.plugins if p.error is None}
+
+
 def test_loading_a_block_whose_package_is_gone_says_what_to_install(tmp_path):
     fake = tmp_path / "site"
     _fake_distribution(
