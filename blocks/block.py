@@ -18,7 +18,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
@@ -26,6 +26,9 @@ from plait.blocks import registry
 from plait.blocks.documents import SavedAs, build, mark_saved, plan
 from plait.blocks.fields import SECRET_TYPES
 from plait.exceptions import BlockError
+
+if TYPE_CHECKING:
+    from plait.store.blocks import BlockSchemaRecord, BlockTypeRecord
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 CAPABILITIES = {  # method -> capability
@@ -184,7 +187,8 @@ class Block(BaseModel):
         return data
 
     @classmethod
-    def block_type_record(cls) -> Any:
+    def block_type_record(cls) -> BlockTypeRecord:
+        """What the store records of this type (and which package provides it)."""
         from plait.store.blocks import BlockTypeRecord
 
         return BlockTypeRecord(
@@ -197,7 +201,8 @@ class Block(BaseModel):
         )
 
     @classmethod
-    def block_schema_record(cls) -> Any:
+    def block_schema_record(cls) -> BlockSchemaRecord:
+        """What the store records of this type's current schema."""
         from plait.store.blocks import BlockSchemaRecord
 
         return BlockSchemaRecord(
