@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import typer
 from rich.table import Table
-from sqlalchemy.engine import make_url
 
 from plait.cli.render import console
 from plait.settings import Settings, load_settings, setting_sources
@@ -26,6 +25,8 @@ def show() -> None:
 def _shown(settings: Settings, name: str) -> str:
     """A setting's value for display; the database URL with its password hidden."""
     if name == "database_url":
+        from sqlalchemy.engine import make_url
+
         url = make_url(settings.resolved_database_url())
         shown = url.render_as_string(hide_password=True)
         return shown if settings.database_url is not None else f"{shown} (from home)"

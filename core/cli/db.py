@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from plait.cli.render import console
 from plait.settings import load_settings
-from plait.store.database import Database, head_revision
+
+if TYPE_CHECKING:
+    from plait.store.database import Database
 
 app = typer.Typer(help="Manage the run store's database.", no_args_is_help=True)
 
 
 def _database() -> Database:
+    from plait.store.database import Database
+
     return Database(load_settings().resolved_database_url())
 
 
 @app.command("upgrade")
 def upgrade() -> None:
     """Apply any schema migrations the database does not have yet."""
+    from plait.store.database import head_revision
+
     database = _database()
     before = database.current_revision()
     database.upgrade()
@@ -36,6 +42,8 @@ def reset(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete every recorded run and saved block, and recreate the schema."""
+    from plait.store.database import head_revision
+
     database = _database()
     if not yes:
         typer.confirm(

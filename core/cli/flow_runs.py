@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.panel import Panel
@@ -19,9 +19,11 @@ from plait.cli.render import (
     parse_duration,
     state_text,
 )
-from plait.client import Client, FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord, get_client
 from plait.exceptions import ParameterError
 from plait.states import FINAL_TYPES
+
+if TYPE_CHECKING:  # the client loads SQLAlchemy: only commands that read runs import it
+    from plait.client import Client, FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord
 
 app = typer.Typer(help="List, inspect, follow and delete flow runs.", no_args_is_help=True)
 
@@ -37,6 +39,8 @@ def list_flow_runs(
     limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 20,
 ) -> None:
     """Recorded flow runs, newest first."""
+    from plait.client import get_client
+
     runs = get_client().read_flow_runs(flow_name=flow, state=state, limit=limit)
     if not runs:
         console.print("No flow runs recorded" + (f" for flow {flow!r}." if flow else "."))
@@ -61,6 +65,8 @@ def inspect_flow_run(
     graph: Annotated[bool, typer.Option("--graph", help="Draw the task graph as a tree.")] = False,
 ) -> None:
     """A flow run's parameters, states, task runs and failure traceback."""
+    from plait.client import get_client
+
     client = get_client()
     run = client.read_flow_run(flow_run_id)
     if graph:
@@ -163,6 +169,7 @@ def show_logs(
     ] = False,
 ) -> None:
     """A flow run's log lines, its task runs' included."""
+    from plait.client import get_client
     from plait.settings import load_settings
 
     client = get_client()
@@ -219,6 +226,8 @@ def delete_flow_runs(
     their task runs, states and logs."""
     if (flow_run_id is None) == (older_than is None):
         raise ParameterError("Give either a flow run id or --older-than (e.g. --older-than 30d).")
+    from plait.client import get_client
+
     client = get_client()
     if flow_run_id is not None:
         run = client.read_flow_run(flow_run_id)

@@ -8,7 +8,6 @@ import typer
 from rich.table import Table
 
 from plait.cli.render import console, format_duration, format_time, state_text
-from plait.client import get_client
 
 app = typer.Typer(help="List task runs.", no_args_is_help=True)
 
@@ -20,6 +19,8 @@ def list_task_runs(
     ],
 ) -> None:
     """A flow run's task runs, in the order they were created."""
+    from plait.client import get_client
+
     task_runs = get_client().read_task_runs(flow_run)
     if not task_runs:
         console.print("This flow run has no task runs.")

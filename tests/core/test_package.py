@@ -61,3 +61,9 @@ def test_hookimpl_is_exported_lazily():
 
 def test_the_blocks_package_is_importable_from_its_own_folder():
     assert plait.blocks.__file__.replace("\\", "/").endswith("blocks/__init__.py")
+
+
+def test_the_cli_starts_without_the_store_or_encryption_modules():
+    """Commands that do not read the store (version, --help, block types, plugins ls) should
+    not pay for importing SQLAlchemy."""
+    assert _modules_loaded_by("import plait.cli", ("sqlalchemy", "alembic", "cryptography")) == []
