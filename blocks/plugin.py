@@ -29,6 +29,13 @@ def local_file_system_at(url: str) -> Any:
 
 
 @hookimpl
+def plait_load_block(name: str) -> Any:
+    from plait.blocks import Block
+
+    return Block.load(name)
+
+
+@hookimpl
 def plait_cli(app: Any) -> None:
     from plait.blocks.cli import app as block_app
 

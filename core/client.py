@@ -55,6 +55,7 @@ class _RunRecord(_Record):
     start_time: datetime | None
     end_time: datetime | None
     run_count: int
+    result: dict[str, Any] | None = None  # where a persisted result is (see read_result)
     states: list[StateRecord] = []
 
     @property
@@ -81,6 +82,8 @@ class FlowRunRecord(_RunRecord):
     hostname: str | None
     pid: int | None
     heartbeat: datetime | None
+    entrypoint: str | None = None  # "module:name" of a top-level flow, for retries
+    parameters_ref: dict[str, Any] | None = None  # its stored parameters, for retries
 
 
 class TaskRunRecord(_RunRecord):
@@ -187,6 +190,18 @@ class Client:
             rows = connection.execute(query).mappings().all()
         return [LogRecord.model_validate(dict(row)) for row in rows]
 
+    def read_result(self, run: FlowRunRecord | TaskRunRecord) -> Any:
+        """A run's persisted result, read from its result storage."""
+        from plait.results import ResultRef
+
+        if run.result is None:
+            raise ParameterError(
+                f"Run {run.id} ({run.name!r}) has no persisted result: it is "
+                f"{run.state.value if run.state else 'unstarted'}, or did not persist its result "
+                "(persist_result=True keeps it)."
+            )
+        return ResultRef.from_json(run.result).load()
+
     def delete_flow_run(self, flow_run_id: str) -> int:
         """Delete one finished flow run (id or unique prefix) and everything recorded
         about it, its subflow runs included. Returns how many flow runs were deleted."""
@@ -285,6 +300,7 @@ def _run_fields(row: Any, states: list[StateRecord]) -> dict[str, Any]:
         "start_time": row["start_time"],
         "end_time": row["end_time"],
         "run_count": row["run_count"],
+        "result": row["result"],
         "states": states,
     }
 
@@ -298,6 +314,8 @@ def _flow_run(row: Any, states: list[StateRecord] | None = None) -> FlowRunRecor
         hostname=row["hostname"],
         pid=row["pid"],
         heartbeat=row["heartbeat"],
+        entrypoint=row["entrypoint"],
+        parameters_ref=row["parameters_ref"],
     )
 
 

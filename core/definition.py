@@ -26,6 +26,7 @@ from plait import options as opt
 from plait.concurrency import event_loop_running, run_coroutine_sync, run_in_worker_thread
 from plait.context import current_context
 from plait.exceptions import InvalidOptionError, ParameterError
+from plait.results import ResultOptions
 from plait.states import State, StateType
 
 _HOOK_OPTIONS = {
@@ -90,6 +91,12 @@ class Definition:
         )
         self._run_name_takes_parameters = callable(self.run_name_template) and bool(
             inspect.signature(self.run_name_template).parameters
+        )
+        self.results = ResultOptions(
+            options.get("persist_result"),
+            options.get("result_storage"),
+            options.get("result_serializer"),
+            owner,
         )
         self._hooks: dict[StateType, tuple[Callable[..., Any], ...]] = {}
         for option, state_types in _HOOK_OPTIONS.items():

@@ -59,6 +59,10 @@ class StoreError(PlaitError):
     """The run store cannot be opened or used."""
 
 
+class SerializationError(PlaitError, ValueError):
+    """A result cannot be turned into bytes for storage, or stored bytes cannot be read back."""
+
+
 class TerminationSignal(BaseException):
     """The process was sent SIGTERM while a flow ran. Like ``KeyboardInterrupt`` it is not an
     ``Exception``: it ends the runs in progress as Crashed instead of being retried."""

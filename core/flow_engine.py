@@ -10,10 +10,14 @@ runs but do not fail the flow, as in Prefect 3.
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -24,15 +28,31 @@ from plait.exceptions import InvalidOptionError, ParameterError, TerminationSign
 from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.logs import capture_prints, run_logger, setup_logging
-from plait.runs import FlowRun, generate_run_name
+from plait.persistence import plan_flow
+from plait.results import parameter_serializer
+from plait.runs import FlowRun, generate_run_name, new_id
 from plait.states import Failed, Pending, State
 
 if TYPE_CHECKING:
     from plait.flows import Flow
 
+logger = logging.getLogger("plait.flow_runs")
 
-def _prepare(flow: Flow, args: tuple, kwargs: dict) -> tuple[FlowRun, tuple, dict, State | None]:
-    """Create the flow run; bad parameters give a run that is already Failed."""
+
+@dataclass(frozen=True, slots=True)
+class Resumed:
+    """A recorded flow run to run again, as a new attempt (``plait flow-run retry``)."""
+
+    id: str
+    name: str
+    run_count: int
+
+
+def _prepare(
+    flow: Flow, args: tuple, kwargs: dict, resume: Resumed | None = None
+) -> tuple[FlowRun, tuple, dict, State | None]:
+    """Create the flow run (or a new attempt of ``resume``); bad parameters give a run that
+    is already Failed."""
     setup_logging()
     failure: State | None = None
     parameters: dict[str, Any] = {}
@@ -46,12 +66,26 @@ def _prepare(flow: Flow, args: tuple, kwargs: dict) -> tuple[FlowRun, tuple, dic
     except (ParameterError, InvalidOptionError) as exc:
         failure = Failed(exc, str(exc))
         name = generate_run_name()
+    if resume is not None:
+        flow_run = FlowRun.resume(
+            run_id=resume.id,
+            name=resume.name,
+            flow_name=flow.name,
+            parameters=parameters,
+            tags=flow.tags,
+            run_count=resume.run_count,
+            state=Pending(),
+        )
+        return flow_run, args, kwargs, failure
     parent_flow = flow_run_var.get()
     parent_task = task_run_var.get()
     if parent_task is not None:
         parent_flow_run_id = parent_task.task_run.flow_run_id
     else:
         parent_flow_run_id = parent_flow.flow_run.id if parent_flow is not None else None
+    entrypoint = parameters_ref = None
+    if parent_flow_run_id is None and parent_task is None and failure is None:
+        entrypoint, parameters_ref = _record_for_retry(flow, parameters)
     flow_run = FlowRun.create(
         flow_name=flow.name,
         name=name,
@@ -61,8 +95,39 @@ def _prepare(flow: Flow, args: tuple, kwargs: dict) -> tuple[FlowRun, tuple, dic
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
         on_crashed=tuple(getattr(hook, "__qualname__", repr(hook)) for hook in flow.on_crashed),
+        entrypoint=entrypoint,
+        parameters_ref=parameters_ref,
     )
     return flow_run, args, kwargs, failure
+
+
+def _record_for_retry(
+    flow: Flow, parameters: dict[str, Any]
+) -> tuple[str | None, dict[str, Any] | None]:
+    """What ``plait flow-run retry`` needs to run a top-level flow run again: where to import
+    the flow from, and its parameters (stored with cloudpickle beside its results). A flow
+    defined inside a function cannot be imported again, so it gets neither."""
+    entrypoint = _entrypoint(flow)
+    if entrypoint is None:
+        return None, None
+    try:
+        ref = flow.results.write(parameters, f"parameters/{new_id()}", parameter_serializer())
+    except Exception as exc:  # unpicklable parameters, unreachable storage: no retry, no failure
+        logger.debug("Parameters of flow %r not stored for retries: %s", flow.name, exc)
+        return entrypoint, None
+    return entrypoint, ref.to_json()
+
+
+def _entrypoint(flow: Flow) -> str | None:
+    """``module:name`` of a module-level flow, or ``/path/to/script.py:name`` for one in
+    the script being run."""
+    fn = flow.fn
+    if "<locals>" in fn.__qualname__:
+        return None
+    if fn.__module__ == "__main__":
+        path = getattr(sys.modules["__main__"], "__file__", None)
+        return f"{os.path.abspath(path)}:{fn.__qualname__}" if path else None
+    return f"{fn.__module__}:{fn.__qualname__}"
 
 
 @contextmanager
@@ -152,9 +217,11 @@ async def _body_async(
     return _final_value(value)
 
 
-def call_flow(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
+def call_flow(
+    flow: Flow, args: tuple, kwargs: dict, return_state: bool, resume: Resumed | None = None
+) -> Any:
     """``flow(...)`` for a sync flow: the whole run, in this thread."""
-    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
+    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs, resume)
     if failure is not None:
         state = conclude(flow, flow_run, failure)
     else:
@@ -162,25 +229,32 @@ def call_flow(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
             body = partial(
                 attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
             )
-            state = drive(lifecycle(flow, flow_run), body)
+            state = drive(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
     if _is_top_level(flow_run):
         journal.flush()
     return flow.deliver(state, return_state)
 
 
-async def call_flow_async(flow: Flow, args: tuple, kwargs: dict, return_state: bool) -> Any:
+async def call_flow_async(
+    flow: Flow, args: tuple, kwargs: dict, return_state: bool, resume: Resumed | None = None
+) -> Any:
     """``await flow(...)`` for an async flow: the whole run, on this event loop."""
-    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs)
+    flow_run, args, kwargs, failure = _prepare(flow, args, kwargs, resume)
     if failure is not None:
         state = conclude(flow, flow_run, failure)
     else:
         with _flow_run_scope(flow, flow_run) as context:
             fn = partial(_body_async, context, flow.fn)
             body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
-            state = await drive_async(lifecycle(flow, flow_run), body)
+            state = await drive_async(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
     if _is_top_level(flow_run):
         await asyncio.to_thread(journal.flush)
     return flow.deliver(state, return_state)
+
+
+def _persist(flow: Flow, flow_run: FlowRun) -> Callable[[Any], State] | None:
+    plan = plan_flow(flow, flow_run)
+    return plan.persist if plan is not None else None
 
 
 def _is_top_level(flow_run: FlowRun) -> bool:

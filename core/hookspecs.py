@@ -66,6 +66,13 @@ def plait_result_storage() -> Mapping[str, Callable[[str], Any]]:
 
 
 @hookspec
+def plait_load_block(name: str) -> Any:
+    """Load the saved block ``name`` (``"slug/name"``), or return None if this plugin does
+    not provide block storage. Plait's own blocks implement it; it lets the engine resolve
+    ``result_storage="local-file-system/results"`` without importing ``plait.blocks``."""
+
+
+@hookspec
 def plait_task_runners() -> Mapping[str, type[TaskRunner]]:
     """Task runner classes this plugin provides, by short name (e.g. ``{"dask": DaskTaskRunner}``),
     for discovery: ``plait plugins ls`` lists them."""

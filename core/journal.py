@@ -39,6 +39,16 @@ class RunCreated:
     tags: tuple[str, ...] = ()
     map_index: int | None = None
     on_crashed: tuple[str, ...] = ()  # flow runs: names of the hooks to report if it crashes
+    entrypoint: str | None = None  # top-level flow runs: "module:name" to import the flow again
+    parameters_ref: dict[str, Any] | None = None  # top-level flow runs: its stored parameters
+
+
+@dataclass(slots=True, frozen=True)
+class RunResumed:
+    """A finished flow run started a new attempt in this process (``plait flow-run retry``)."""
+
+    run_id: str
+    timestamp: datetime
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,6 +61,7 @@ class StateChanged:
     timestamp: datetime
     message: str | None = None
     detail: str | None = None
+    result: dict[str, Any] | None = None  # where a persisted result is (a ResultRef's JSON)
 
 
 @dataclass(slots=True, frozen=True)
@@ -65,7 +76,7 @@ class LogEmitted:
     timestamp: datetime
 
 
-Event = RunCreated | StateChanged | LogEmitted
+Event = RunCreated | StateChanged | LogEmitted | RunResumed
 
 
 class Recorder(ABC):

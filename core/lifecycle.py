@@ -22,7 +22,17 @@ from plait.concurrency import run_coroutine_sync
 from plait.exceptions import RunTimeoutError
 from plait.logs import log_for_run
 from plait.runs import Run
-from plait.states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, TimedOut
+from plait.states import (
+    Cancelled,
+    Completed,
+    Crashed,
+    Failed,
+    Retrying,
+    Running,
+    State,
+    StateType,
+    TimedOut,
+)
 from plait.timeouts import DeadlineExceeded, call_with_deadline
 
 if TYPE_CHECKING:
@@ -65,8 +75,12 @@ class Hook:
 Steps = Generator[_Call | Sleep | Hook, Outcome | None, State]
 
 
-def lifecycle(definition: Definition, run: Run) -> Steps:
-    """Running → (Retrying → Running)* → a final state, then that state's hooks."""
+def lifecycle(
+    definition: Definition, run: Run, persist: Callable[[Any], State] | None = None
+) -> Steps:
+    """Running → (Retrying → Running)* → a final state, then that state's hooks. With
+    ``persist``, a completed run's value is persisted before its Completed state is entered
+    (``persist`` returns that state, or a Failed one if the value cannot be persisted)."""
     while True:
         run.run_count += 1
         run.set_state(Running())
@@ -88,6 +102,8 @@ def lifecycle(definition: Definition, run: Run) -> Steps:
             if interruption is not None:
                 state = _state_from(interruption, definition, run)
                 break
+    if persist is not None and state.type is StateType.COMPLETED and state.result_ref is None:
+        state = persist(state.data)
     return (yield from finish(definition, run, state))
 
 

@@ -166,11 +166,18 @@ class RunOptions(TypedDict, total=False):
     on_failure: list[Callable[..., Any]]
     on_crashed: list[Callable[..., Any]]
     on_cancellation: list[Callable[..., Any]]
+    persist_result: bool | None
+    result_storage: Any  # a WritableFileSystem block, "slug/name", or a URL
+    result_serializer: Any  # "pickle", "cloudpickle", "json" (+compression), or a Serializer
 
 
 class TaskOptions(RunOptions, total=False):
     retry_condition_fn: Callable[..., bool] | None
     task_run_name: str | Callable[..., str] | None
+    cache_policy: Any  # a plait.caching policy, or its name ("inputs+task_source")
+    cache_key_fn: Callable[..., str | None] | None
+    cache_expiration: Any  # a datetime.timedelta, or None for no expiry
+    refresh_cache: bool
 
 
 class FlowOptions(RunOptions, total=False):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from plait import journal
-from plait.journal import RunCreated, RunKind, StateChanged
+from plait.journal import RunCreated, RunKind, RunResumed, StateChanged
 from plait.states import State
 
 
@@ -75,8 +75,17 @@ class Run:
         detail = None
         if state.is_unsuccessful() and isinstance(state.data, BaseException):
             detail = "".join(traceback.format_exception(state.data)).rstrip()
+        ref = state.result_ref
         journal.record(
-            StateChanged(self.kind, self.id, state.name, state.timestamp, state.message, detail)
+            StateChanged(
+                self.kind,
+                self.id,
+                state.name,
+                state.timestamp,
+                state.message,
+                detail,
+                None if ref is None else ref.to_json(),
+            )
         )
         return state
 
@@ -118,6 +127,8 @@ class FlowRun(Run):
         parent_flow_run_id: str | None = None,
         parent_task_run_id: str | None = None,
         on_crashed: tuple[str, ...] = (),
+        entrypoint: str | None = None,
+        parameters_ref: dict[str, Any] | None = None,
     ) -> FlowRun:
         run = cls(
             new_id(), name, parent_flow_run_id, parent_task_run_id, tags, state, 0,
@@ -127,7 +138,20 @@ class FlowRun(Run):
             flow_name,
             parameters={key: recordable(value) for key, value in parameters.items()},
             on_crashed=on_crashed,
+            entrypoint=entrypoint,
+            parameters_ref=parameters_ref,
         )
+        return run
+
+    @classmethod
+    def resume(
+        cls, *, run_id: str, name: str, flow_name: str, parameters: dict[str, Any],
+        tags: tuple[str, ...], run_count: int, state: State,
+    ) -> FlowRun:  # fmt: skip
+        """A new attempt of a recorded top-level flow run, keeping its id and name."""
+        run = cls(run_id, name, None, None, tags, state, run_count, flow_name, parameters)
+        journal.record(RunResumed(run_id, state.timestamp))
+        run.set_state(state)
         return run
 
 

@@ -74,6 +74,10 @@ class Settings(BaseSettings):
         description="Delete finished flow runs older than this many days (unset: keep all).",
     )
 
+    results_persist_by_default: bool = Field(
+        default=False,
+        description="Persist every flow's and task's result unless it sets persist_result.",
+    )
     encryption_key: SecretStr | None = Field(
         default=None,
         description="Key(s) that encrypt saved block secrets, comma-separated, current first; "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
 
@@ -38,20 +38,57 @@ _FAILURE_TYPES = frozenset({StateType.FAILED, StateType.TIMED_OUT})
 UNSUCCESSFUL_TYPES = FINAL_TYPES - _SUCCESS_TYPES
 
 
+class StoredResult(Protocol):
+    """Where a persisted result lives (``plait.results.ResultRef``)."""
+
+    def load(self) -> Any: ...
+
+    def to_json(self) -> dict[str, Any]: ...
+
+
+class _Unloaded(enum.Enum):
+    TOKEN = enum.auto()
+
+
 class State:
     """A point in a run's life: its type, when it was entered, why, and (once final) its result.
 
     ``data`` holds the return value of a completed run, or the exception of an unsuccessful
-    one; ``result()`` hands back the first and raises the second.
+    one; ``result()`` hands back the first and raises the second. A persisted result also
+    has ``result_ref``, where it is stored; a state made from that reference alone (a cache
+    hit) reads the value from storage the first time ``data`` is asked for.
     """
 
-    __slots__ = ("data", "message", "timestamp", "type")
+    __slots__ = ("_data", "message", "result_ref", "timestamp", "type")
 
-    def __init__(self, type: StateType, message: str | None = None, data: Any = None) -> None:
+    def __init__(
+        self,
+        type: StateType,
+        message: str | None = None,
+        data: Any = None,
+        result_ref: StoredResult | None = None,
+    ) -> None:
         self.type = type
         self.message = message
-        self.data = data
+        self._data = data
+        self.result_ref = result_ref
         self.timestamp = datetime.now(UTC)
+
+    @classmethod
+    def from_stored(cls, type: StateType, ref: StoredResult, message: str | None = None) -> State:
+        """A successful state whose value stays in storage until it is needed."""
+        return cls(type, message, _Unloaded.TOKEN, ref)
+
+    @property
+    def data(self) -> Any:
+        if self._data is _Unloaded.TOKEN:
+            assert self.result_ref is not None
+            self._data = self.result_ref.load()
+        return self._data
+
+    @data.setter
+    def data(self, value: Any) -> None:
+        self._data = value
 
     @property
     def name(self) -> str:

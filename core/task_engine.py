@@ -37,6 +37,7 @@ from plait.exceptions import (
 from plait.futures import PlaitFuture, PlaitFutureList, wait_all_async
 from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.logs import capture_prints, setup_logging
+from plait.persistence import Persist, plan_task, run_planned, run_planned_async
 from plait.runs import TaskRun
 from plait.states import Cancelled, Crashed, Failed, Pending, State
 from plait.task_runners import TaskRunner
@@ -114,19 +115,29 @@ def _task_run_scope(task: Task, task_run: TaskRun, log_prints: bool) -> Iterator
 
 
 def run_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool) -> State:
-    """Run a sync task's lifecycle in this thread and return its final state."""
+    """Run a sync task's lifecycle in this thread and return its final state (or reuse a
+    cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
         body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
-        return drive(lifecycle(task, task_run), body)
+        plan = plan_task(task, task_run, args, kwargs)
+        return run_planned(
+            task, task_run, plan, lambda persist: drive(lifecycle(task, task_run, persist), body)
+        )
 
 
 async def run_task_async(
     task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
 ) -> State:
-    """Run an async task's lifecycle on the running event loop and return its final state."""
+    """Run an async task's lifecycle on the running event loop and return its final state
+    (or reuse a cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
         body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
-        return await drive_async(lifecycle(task, task_run), body)
+        plan = plan_task(task, task_run, args, kwargs)
+
+        async def run(persist: Persist | None) -> State:
+            return await drive_async(lifecycle(task, task_run, persist), body)
+
+        return await run_planned_async(task, task_run, plan, run)
 
 
 def _run_anywhere(

@@ -6,9 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
+from plait import caching, task_engine
 from plait import options as opt
-from plait import task_engine
 from plait.definition import Definition
+from plait.exceptions import InvalidOptionError
 from plait.futures import PlaitFuture, PlaitFutureList
 
 if TYPE_CHECKING:
@@ -39,8 +40,31 @@ class Task(Definition, Generic[P, R]):
 
     def __init__(self, fn: Callable[P, R], **options: Unpack[opt.TaskOptions]) -> None:
         super().__init__(fn, **options)
+        owner = f"@task {self.name!r}"
         self.retry_condition_fn = opt.check_optional_callable(
-            options.get("retry_condition_fn"), "retry_condition_fn", f"@task {self.name!r}"
+            options.get("retry_condition_fn"), "retry_condition_fn", owner
+        )
+        policy = caching.check_cache_policy(options.get("cache_policy"), owner)
+        key_fn = opt.check_optional_callable(options.get("cache_key_fn"), "cache_key_fn", owner)
+        if policy is not None and key_fn is not None:
+            raise InvalidOptionError(
+                f"{owner}: give cache_policy or cache_key_fn, not both (a cache_key_fn is a "
+                "policy of its own)."
+            )
+        if key_fn is not None:
+            policy = caching.CacheKeyFn(key_fn)
+        self.caching_requested = policy is not None and policy is not caching.NO_CACHE
+        if self.caching_requested and self.results.persist is False:
+            raise InvalidOptionError(
+                f"{owner}: a cache_policy or cache_key_fn needs persisted results, but "
+                "persist_result=False; drop one of them."
+            )
+        self.cache_policy: caching.CachePolicy = policy or caching.DEFAULT
+        self.cache_expiration = caching.check_cache_expiration(
+            options.get("cache_expiration"), owner
+        )
+        self.refresh_cache = opt.check_bool(
+            options.get("refresh_cache", False), "refresh_cache", owner
         )
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:

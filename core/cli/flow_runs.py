@@ -211,6 +211,21 @@ _LEVEL_NAMES = {10: "DEBUG", 20: "INFO", 30: "WARNING", 40: "ERROR", 50: "CRITIC
 _LEVEL_STYLES = {"WARNING": "yellow", "ERROR": "red", "CRITICAL": "bold red"}
 
 
+@app.command("retry")
+def retry_flow_run(
+    flow_run_id: Annotated[str, typer.Argument(help="A flow run id, or a unique prefix of one.")],
+) -> None:
+    """Run a failed or crashed flow run again, as a new attempt of the same run. Tasks that
+    completed with persisted results are not run again. Exits with 1 unless it completes."""
+    from plait.retry import retry_flow_run
+
+    state = retry_flow_run(flow_run_id)
+    detail = f": {state.message}" if state.message else "."
+    console.print(Text.assemble("The new attempt ended ", state_text(state.type), detail))
+    if not state.is_completed():
+        raise typer.Exit(1)
+
+
 @app.command("delete")
 def delete_flow_runs(
     flow_run_id: Annotated[

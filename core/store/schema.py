@@ -103,6 +103,9 @@ class FlowRunRow(Base):
     pid: Mapped[int | None] = mapped_column(Integer)
     process_started: Mapped[int | None] = mapped_column(BigInteger)  # tells a reused pid apart
     heartbeat: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a ResultRef, if persisted
+    entrypoint: Mapped[str | None] = mapped_column(String(1000))  # to re-run it: module:name
+    parameters_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its full parameters
 
 
 class TaskRunRow(Base):
@@ -123,6 +126,7 @@ class TaskRunRow(Base):
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     end_time: Mapped[datetime | None] = mapped_column(UTCDateTime)
     run_count: Mapped[int] = mapped_column(Integer, default=0)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a ResultRef, if persisted
 
 
 class RunStateRow(Base):
@@ -230,3 +234,27 @@ class BlockReferenceRow(Base):
     version: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(String(255), primary_key=True)
     referenced_id: Mapped[str] = mapped_column(ID, index=True)
+
+
+class CacheRecordRow(Base):
+    """A cached result: the result a cache key points to, until it expires."""
+
+    __tablename__ = "cache_records"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # a ResultRef
+    task_run_id: Mapped[str] = mapped_column(ID)  # the run that computed it
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class CacheLockRow(Base):
+    """A cache key being computed right now, and by which process: others wait for it."""
+
+    __tablename__ = "cache_locks"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    process_started: Mapped[int | None] = mapped_column(BigInteger)
+    acquired: Mapped[datetime] = mapped_column(UTCDateTime)

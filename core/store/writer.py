@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from plait.journal import Event, LogEmitted, Recorder, RunCreated, StateChanged
+from plait.journal import Event, LogEmitted, Recorder, RunCreated, RunResumed, StateChanged
 from plait.settings import Settings
 from plait.states import FINAL_NAMES
 from plait.store import crashes, retention
@@ -37,12 +37,13 @@ logger = logging.getLogger("plait.store")
 
 # Column order of the rows the writer builds (positional parameters bind fastest).
 RUN_COLUMNS = ("id", "name", "state_type", "state_message", "tags", "parent_task_run_id",
-               "created", "start_time", "end_time", "run_count")  # fmt: skip
-STATE, MESSAGE, START, END, RUNS = 2, 3, 7, 8, 9  # positions in a run row
+               "created", "start_time", "end_time", "run_count", "result")  # fmt: skip
+STATE, MESSAGE, START, END, RUNS, RESULT = 2, 3, 7, 8, 9, 10  # positions in a run row
 COLUMNS = {
     "flows": ("name", "created"),
     "flow_runs": (*RUN_COLUMNS, "flow_name", "parameters", "parent_flow_run_id", "on_crashed",
-                  "hostname", "pid", "process_started", "heartbeat"),
+                  "hostname", "pid", "process_started", "heartbeat", "entrypoint",
+                  "parameters_ref"),
     "task_runs": (*RUN_COLUMNS, "task_name", "flow_run_id", "map_index"),
     "run_states": ("run_id", "type", "message", "detail", "timestamp"),
     "task_run_upstream": ("task_run_id", "upstream_id"),
@@ -63,8 +64,12 @@ def _statements(sqlite: bool) -> dict[str, str]:
         statements[f"update {table}"] = (
             f"UPDATE {table} SET state_type = {mark}, state_message = {mark}, "
             f"start_time = COALESCE(start_time, {mark}), end_time = COALESCE({mark}, end_time), "
-            f"run_count = run_count + {mark} WHERE id = {mark}"
+            f"run_count = run_count + {mark}, result = COALESCE({mark}, result) WHERE id = {mark}"
         )
+    statements["resume flow_runs"] = (
+        f"UPDATE flow_runs SET hostname = {mark}, pid = {mark}, process_started = {mark}, "
+        f"heartbeat = {mark}, end_time = NULL WHERE id = {mark}"
+    )
     return statements
 
 
@@ -92,6 +97,7 @@ class _Batch:
         self.edges: list[tuple[str, str]] = []
         self.logs: list[tuple[Any, ...]] = []
         self.ended_flow_runs: list[str] = []
+        self.resumed_flow_runs: list[str] = []
 
     def add(self, event: Event) -> None:
         if type(event) is StateChanged:
@@ -103,17 +109,21 @@ class _Batch:
             )  # fmt: skip
         elif type(event) is RunCreated:
             self._created(event)
+        elif type(event) is RunResumed:
+            self.resumed_flow_runs.append(event.run_id)
 
     def _created(self, event: RunCreated) -> None:
         tags = json.dumps(event.tags) if event.tags else "[]"
-        row = [event.run_id, event.name, None, None, tags,
-               event.parent_task_run_id, self.time(event.timestamp), None, None, 0]  # fmt: skip
+        row = [event.run_id, event.name, None, None, tags, event.parent_task_run_id,
+               self.time(event.timestamp), None, None, 0, None]  # fmt: skip
         if event.kind == "flow":
             self.flows.add(event.key)
             process = self.process
+            parameters_ref = event.parameters_ref
             row += (event.key, json.dumps(event.parameters or {}), event.flow_run_id,
                     json.dumps(event.on_crashed), process.hostname, process.pid,
-                    process.started, self.now)  # fmt: skip
+                    process.started, self.now, event.entrypoint,
+                    None if parameters_ref is None else json.dumps(parameters_ref))  # fmt: skip
         else:
             row += (event.key, event.flow_run_id, event.map_index)
             self.edges.extend(
@@ -133,6 +143,8 @@ class _Batch:
             if row is None:
                 row = self.updates[event.kind][event.run_id] = _update(event.run_id)
         row[STATE], row[MESSAGE] = event.state, event.message
+        if event.result is not None:
+            row[RESULT] = json.dumps(event.result)
         if event.state == "Running":
             row[RUNS] += 1
             row[START] = row[START] or timestamp
@@ -152,10 +164,17 @@ class _Batch:
         for table, rows in tables:
             if rows:
                 connection.exec_driver_sql(statements[table], rows)
+        if self.resumed_flow_runs:
+            process = self.process
+            connection.exec_driver_sql(
+                statements["resume flow_runs"],
+                [(process.hostname, process.pid, process.started, self.now, run_id)
+                 for run_id in self.resumed_flow_runs],
+            )  # fmt: skip
         for kind, table in (("flow", "flow_runs"), ("task", "task_runs")):
             if self.updates[kind]:
                 parameters = [
-                    (u[STATE], u[MESSAGE], u[START], u[END], u[RUNS], u[0])
+                    (u[STATE], u[MESSAGE], u[START], u[END], u[RUNS], u[RESULT], u[0])
                     for u in self.updates[kind].values()
                 ]
                 connection.exec_driver_sql(statements[f"update {table}"], parameters)
@@ -268,6 +287,7 @@ class StoreRecorder(Recorder):
         with self.database.writing() as connection:
             batch.write(connection, self._statements, self._known_flows)
         self._active_flow_runs.update(batch.new_runs["flow"])
+        self._active_flow_runs.update(batch.resumed_flow_runs)
         self._active_flow_runs.difference_update(batch.ended_flow_runs)
 
     def _report_failure(self, exc: Exception) -> None:

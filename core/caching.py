@@ -1,0 +1,220 @@
+"""Cache policies: what makes two task runs "the same work", as a cache key.
+
+A policy computes a key from the task run's context; runs with the same key share one
+persisted result. Policies combine with ``+`` (``INPUTS + TASK_SOURCE``): the key then
+changes when any part changes. A policy that returns None (``NO_CACHE``, or a
+``cache_key_fn`` returning None) turns caching off for that run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from plait.exceptions import InvalidOptionError
+
+if TYPE_CHECKING:
+    from plait.runs import FlowRun, TaskRun
+    from plait.tasks import Task
+
+
+class UnhashableInputsError(ValueError):
+    """A task's inputs cannot be hashed into a cache key; the run goes uncached."""
+
+
+@dataclass(frozen=True, slots=True)
+class CacheContext:
+    """What a policy may look at: the task, its run, its inputs, and its flow run."""
+
+    task: Task
+    task_run: TaskRun
+    inputs: dict[str, Any]
+    flow_run: FlowRun | None
+
+
+class CachePolicy:
+    """Base of cache policies. ``compute_key`` returns a key, or None for "do not cache"."""
+
+    name = "custom"
+
+    def compute_key(self, context: CacheContext) -> str | None:
+        raise NotImplementedError
+
+    def __add__(self, other: CachePolicy) -> CachePolicy:
+        if not isinstance(other, CachePolicy):
+            return NotImplemented
+        return CompoundPolicy((*_parts(self), *_parts(other)))
+
+    def __repr__(self) -> str:
+        return self.name.upper()
+
+
+class _Inputs(CachePolicy):
+    """The task's arguments (after defaults): the same inputs hit the same cache entry."""
+
+    name = "inputs"
+
+    def compute_key(self, context: CacheContext) -> str:
+        return hash_value(context.inputs)
+
+
+class _TaskSource(CachePolicy):
+    """The task function's source code: editing the task invalidates its cache."""
+
+    name = "task_source"
+
+    def compute_key(self, context: CacheContext) -> str:
+        return source_hash(context.task.fn)
+
+
+class _FlowParameters(CachePolicy):
+    """The parameters of the flow run the task runs in."""
+
+    name = "flow_parameters"
+
+    def compute_key(self, context: CacheContext) -> str:
+        return hash_value(context.flow_run.parameters if context.flow_run else {})
+
+
+class _RunId(CachePolicy):
+    """The flow run's id: results are reused only within one flow run (and its retries)."""
+
+    name = "run_id"
+
+    def compute_key(self, context: CacheContext) -> str:
+        return context.task_run.flow_run_id or context.task_run.id
+
+
+class _NoCache(CachePolicy):
+    """Never cache."""
+
+    name = "no_cache"
+
+    def compute_key(self, context: CacheContext) -> None:
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class CompoundPolicy(CachePolicy):
+    """Several policies at once: the key changes when any of theirs does."""
+
+    policies: tuple[CachePolicy, ...]
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return "+".join(policy.name for policy in self.policies)
+
+    def compute_key(self, context: CacheContext) -> str | None:
+        keys = []
+        for policy in self.policies:
+            key = policy.compute_key(context)
+            if key is None:
+                return None
+            keys.append(key)
+        return hashlib.sha256("\0".join(keys).encode()).hexdigest()
+
+    def __repr__(self) -> str:
+        return " + ".join(repr(policy) for policy in self.policies)
+
+
+@dataclass(frozen=True, slots=True)
+class CacheKeyFn(CachePolicy):
+    """``cache_key_fn(context, parameters)``: the user's own key (None: do not cache). Keys
+    from a ``cache_key_fn`` are not namespaced by task, so tasks can share them."""
+
+    fn: Callable[[CacheContext, dict[str, Any]], str | None]
+    name = "cache_key_fn"
+
+    def compute_key(self, context: CacheContext) -> str | None:
+        key = self.fn(context, context.inputs)
+        if key is not None and not isinstance(key, str):
+            raise TypeError(f"cache_key_fn must return a string or None; it returned {key!r}")
+        return key
+
+
+def _parts(policy: CachePolicy) -> tuple[CachePolicy, ...]:
+    return policy.policies if isinstance(policy, CompoundPolicy) else (policy,)
+
+
+INPUTS = _Inputs()
+TASK_SOURCE = _TaskSource()
+FLOW_PARAMETERS = _FlowParameters()
+RUN_ID = _RunId()
+NO_CACHE = _NoCache()
+DEFAULT = INPUTS + TASK_SOURCE + RUN_ID
+"""The policy of a task that persists its results and names no policy: the same inputs to
+the same code within one flow run. That makes ``plait flow-run retry`` skip the tasks that
+already completed, without sharing results between separate flow runs."""
+
+_BY_NAME: dict[str, CachePolicy] = {
+    policy.name: policy for policy in (INPUTS, TASK_SOURCE, FLOW_PARAMETERS, RUN_ID, NO_CACHE)
+}
+_BY_NAME["default"] = DEFAULT
+
+
+def check_cache_policy(value: Any, owner: str) -> CachePolicy | None:
+    """A policy, or its name (``"inputs"``, ``"inputs+task_source"``, ``"default"``)."""
+    if value is None or isinstance(value, CachePolicy):
+        return value
+    if isinstance(value, str) and value.strip():
+        policies = []
+        for part in value.replace(" ", "").lower().split("+"):
+            if part not in _BY_NAME:
+                known = ", ".join(repr(name) for name in _BY_NAME)
+                raise InvalidOptionError(
+                    f"{owner}: cache_policy {value!r} names {part!r}, which is not a policy; "
+                    f"use {known}, joined with '+', or a plait.caching policy object."
+                )
+            policies.append(_BY_NAME[part])
+        return policies[0] if len(policies) == 1 else CompoundPolicy(tuple(policies))
+    raise InvalidOptionError(
+        f"{owner}: cache_policy must be a policy (e.g. INPUTS + TASK_SOURCE from plait.caching) "
+        f"or its name (e.g. 'inputs+task_source'); got {value!r}."
+    )
+
+
+def check_cache_expiration(value: Any, owner: str) -> timedelta | None:
+    if value is None or (isinstance(value, timedelta) and value > timedelta(0)):
+        return value
+    raise InvalidOptionError(
+        f"{owner}: cache_expiration must be a positive datetime.timedelta (e.g. "
+        f"timedelta(hours=1)) or None for no expiry; got {value!r}."
+    )
+
+
+def hash_value(value: Any) -> str:
+    """A stable digest of ``value``: canonical JSON when it is plain data, else its
+    cloudpickle bytes. Raises ``UnhashableInputsError`` naming what could not be hashed."""
+    try:
+        data = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
+    except (TypeError, ValueError):
+        import cloudpickle
+
+        try:
+            data = cloudpickle.dumps(value)
+        except Exception as exc:
+            raise UnhashableInputsError(
+                f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+            ) from None
+    return hashlib.sha256(data).hexdigest()
+
+
+_sources: dict[Callable[..., Any], str] = {}
+
+
+def source_hash(fn: Callable[..., Any]) -> str:
+    """A digest of a function's source (its bytecode when the source is not available)."""
+    digest = _sources.get(fn)
+    if digest is None:
+        try:
+            text = inspect.getsource(fn).encode()
+        except (OSError, TypeError):
+            code = getattr(fn, "__code__", None)
+            text = code.co_code + repr(code.co_consts).encode() if code else repr(fn).encode()
+        digest = _sources[fn] = hashlib.sha256(text).hexdigest()
+    return digest

@@ -1,0 +1,163 @@
+"""Per run: whether its result is persisted, under which cache key, and whether the work is
+already done.
+
+``plan`` is decided once per run, before its body: no plan (nothing persisted), a plan
+without a key (persist only), or a keyed plan (persist and cache). ``run_planned`` then
+returns a cache hit as a ``Cached`` state without running the body, or runs the body under
+the key's lock, so identical runs at the same moment compute once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from plait.caching import CacheContext, CacheKeyFn, UnhashableInputsError
+from plait.context import flow_run_var
+from plait.exceptions import SerializationError
+from plait.lifecycle import conclude
+from plait.logs import log_for_run
+from plait.results import ResultRef
+from plait.states import Failed, State, StateType
+
+if TYPE_CHECKING:
+    from plait.definition import Definition
+    from plait.runs import Run, TaskRun
+    from plait.store.cache import CacheStore
+    from plait.tasks import Task
+
+Persist = Callable[[Any], State]
+
+_warned_unhashable: set[str] = set()
+
+
+@dataclass(slots=True)
+class Plan:
+    """How one run's result is persisted (at ``path``) and cached (under ``key``)."""
+
+    definition: Definition
+    run: Run
+    path: str
+    key: str | None = None
+    cache: CacheStore | None = None
+
+    def persist(self, value: Any) -> State:
+        """Write the result, then its cache record; the Completed state that points at it is
+        entered after. A value the serializer cannot handle fails the run, clearly."""
+        options = self.definition.results
+        try:
+            ref = options.write(value, self.path)
+        except SerializationError as exc:
+            message = (
+                f"{self.definition.kind_label} {self.definition.name!r} result could not be "
+                f"persisted: {exc}"
+            )
+            return Failed(SerializationError(message), message)
+        if self.key is not None and self.cache is not None:
+            task: Task = self.definition  # type: ignore[assignment]
+            self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
+        return State(StateType.COMPLETED, None, value, ref)
+
+    def cached(self) -> State | None:
+        """The Cached state for this key, if a live record points at a result that exists."""
+        assert self.key is not None
+        assert self.cache is not None
+        data = self.cache.lookup(self.key)
+        if data is None:
+            return None
+        storage, spec = self.definition.results.open()
+        ref = ResultRef.from_json(data)
+        if ref.storage is None or ref.storage == spec:  # read it the way this task writes
+            serializer = self.definition.results.serializer
+            ref = ResultRef(ref.storage, ref.path, ref.serializer, storage, serializer)
+        if not ref.exists():
+            return None
+        return State.from_stored(StateType.CACHED, ref, "Result reused from the cache.")
+
+
+def plan_flow(definition: Definition, run: Run) -> Plan | None:
+    """A flow run's plan: persisted under its id, never cached."""
+    if not definition.results.enabled():
+        return None
+    return Plan(definition, run, f"flow-runs/{run.id}")
+
+
+def plan_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan | None:
+    """A task run's plan, with its cache key when caching applies."""
+    if not task.results.enabled(implied=task.caching_requested):
+        return None
+    key = _cache_key(task, task_run, args, kwargs)
+    if key is None:
+        return Plan(task, task_run, f"task-runs/{task_run.id}")
+    from plait.store.cache import open_cache_store
+
+    return Plan(task, task_run, f"cache/{key}", key, open_cache_store())
+
+
+def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str | None:
+    bound = task.bind(args, kwargs)
+    bound.apply_defaults()
+    flow_context = flow_run_var.get()
+    context = CacheContext(
+        task, task_run, dict(bound.arguments), flow_context.flow_run if flow_context else None
+    )
+    try:
+        key = task.cache_policy.compute_key(context)
+    except UnhashableInputsError as exc:
+        if task.name not in _warned_unhashable:
+            _warned_unhashable.add(task.name)
+            log_for_run(
+                task_run,
+                logging.WARNING,
+                "Task %r runs uncached: its inputs cannot be hashed into a cache key (%s). "
+                "Give it a cache_key_fn, or a cache_policy without INPUTS. (Warned once per "
+                "task.)",
+                task.name,
+                exc,
+            )
+        return None
+    if key is None:
+        return None
+    namespace = "" if isinstance(task.cache_policy, CacheKeyFn) else task.fn.__qualname__
+    return hashlib.sha256(f"{namespace}\0{key}".encode()).hexdigest()
+
+
+def run_planned(
+    task: Task, task_run: TaskRun, plan: Plan | None, run: Callable[[Persist | None], State]
+) -> State:
+    """Run ``run`` (the lifecycle, given how to persist) as the plan says, in this thread."""
+    if plan is None or plan.key is None or plan.cache is None:
+        return run(plan.persist if plan else None)
+    if not task.refresh_cache and (hit := plan.cached()) is not None:
+        return conclude(task, task_run, hit)
+    with plan.cache.computing(plan.key) as waited:
+        if waited and not task.refresh_cache and (hit := plan.cached()) is not None:
+            return conclude(task, task_run, hit)
+        return run(plan.persist)
+
+
+async def run_planned_async(
+    task: Task,
+    task_run: TaskRun,
+    plan: Plan | None,
+    run: Callable[[Persist | None], Awaitable[State]],
+) -> State:
+    """``run_planned`` for async tasks: the store is used from worker threads."""
+    if plan is None or plan.key is None or plan.cache is None:
+        return await run(plan.persist if plan else None)
+    if not task.refresh_cache and (hit := await asyncio.to_thread(plan.cached)) is not None:
+        return conclude(task, task_run, hit)
+    computing = plan.cache.computing(plan.key)
+    waited = await asyncio.to_thread(computing.__enter__)
+    try:
+        if waited and not task.refresh_cache:
+            hit = await asyncio.to_thread(plan.cached)
+            if hit is not None:
+                return conclude(task, task_run, hit)
+        return await run(plan.persist)
+    finally:
+        await asyncio.to_thread(computing.__exit__, None, None, None)

@@ -1,0 +1,216 @@
+"""Persisted results: writing a flow's or task's return value to result storage, and reading
+it back.
+
+Result storage is any ``WritableFileSystem`` (``read_path``, ``write_path``, ``exists``):
+a block instance, a saved block named ``"slug/name"``, or a URL whose scheme a plugin
+registered through ``plait_result_storage`` (``file://`` is built in). The default is
+``$PLAIT_HOME/results`` on the local disk. The run store keeps only a ``ResultRef``: which
+storage, which path, which serializer.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from plait.exceptions import InvalidOptionError, PlaitError
+
+if TYPE_CHECKING:  # plait.serializers loads on first use: import plait stays light
+    from plait.serializers import Serializer
+
+DEFAULT_SERIALIZER = "cloudpickle"
+
+
+@dataclass(frozen=True, slots=True)
+class ResultRef:
+    """Where a persisted result lives. ``storage`` is how another process finds the storage
+    again (a URL or a saved block's ``slug/name``); None means only code holding the storage
+    object (the task that wrote it) can read it."""
+
+    storage: str | None
+    path: str
+    serializer: str
+    storage_object: Any = field(default=None, compare=False, repr=False)
+    serializer_object: Serializer | None = field(default=None, compare=False, repr=False)
+
+    def load(self) -> Any:
+        """The value, read from storage and deserialized (by the serializer that wrote it,
+        when known here, else by the one its header names)."""
+        storage = self.storage_object
+        if storage is None:
+            if self.storage is None:
+                raise PlaitError(
+                    f"The result at {self.path!r} was written to an unsaved storage block, so "
+                    "only the task that wrote it can read it; save the result_storage block, "
+                    "or give result_storage as 'slug/name' or a URL."
+                )
+            storage = open_storage(self.storage)
+        data = storage.read_path(self.path)
+        if self.serializer_object is not None:
+            return self.serializer_object.loads(data)
+        from plait.serializers import loads_any
+
+        return loads_any(data)
+
+    def exists(self) -> bool:
+        storage = self.storage_object or open_storage(self.storage)
+        return bool(storage.exists(self.path))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"storage": self.storage, "path": self.path, "serializer": self.serializer}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ResultRef:
+        return cls(data["storage"], data["path"], data["serializer"])
+
+
+class ResultOptions:
+    """A flow's or task's ``persist_result``, ``result_storage`` and ``result_serializer``,
+    validated when it is defined. Storage is resolved on first use (it may need the store or
+    a plugin)."""
+
+    __slots__ = ("_serializer", "_storage", "owner", "persist", "storage")
+
+    def __init__(self, persist: Any, storage: Any, serializer: Any, owner: str) -> None:
+        if persist is not None and not isinstance(persist, bool):
+            raise InvalidOptionError(
+                f"{owner}: persist_result must be True, False or None; got {persist!r}."
+            )
+        self.owner = owner
+        self.persist: bool | None = persist
+        self.storage = _check_storage(storage, owner)
+        self._serializer: Serializer | None = None
+        if serializer is not None:  # checked now; the default is resolved on first use
+            self._serializer = _resolve_serializer(serializer, owner)
+        self._storage: tuple[Any, str | None] | None = None
+
+    @property
+    def serializer(self) -> Serializer:
+        if self._serializer is None:
+            self._serializer = _resolve_serializer(DEFAULT_SERIALIZER, self.owner)
+        return self._serializer
+
+    def enabled(self, implied: bool = False) -> bool:
+        """Whether results are persisted: ``persist_result`` if set; else True when caching
+        asks for it (``implied``), else the ``results_persist_by_default`` setting."""
+        if self.persist is not None:
+            return self.persist
+        return implied or persist_by_default()
+
+    def write(self, value: Any, path: str, serializer: Serializer | None = None) -> ResultRef:
+        """Serialize ``value`` (with ``result_serializer`` unless another is given) and write
+        it at ``path``; raises ``SerializationError`` for a value the serializer cannot
+        handle."""
+        serializer = serializer or self.serializer
+        storage, spec = self.open()
+        storage.write_path(path, serializer.dumps(value))
+        label = serializer.name + (f"+{serializer.compression}" if serializer.compression else "")
+        return ResultRef(spec, path, label, storage, serializer)
+
+    def open(self) -> tuple[Any, str | None]:
+        """The storage object, and how to find it again (see ``ResultRef.storage``)."""
+        if self._storage is None:
+            self._storage = _resolve(self.storage)
+        return self._storage
+
+
+def parameter_serializer() -> Serializer:
+    """How flow parameters are stored for ``plait flow-run retry``: cloudpickle."""
+    return _resolve_serializer("cloudpickle", "flow parameters")
+
+
+def _resolve_serializer(value: Any, owner: str) -> Serializer:
+    from plait.serializers import resolve_serializer
+
+    return resolve_serializer(value, owner)
+
+
+def _check_storage(value: Any, owner: str) -> Any:
+    if value is None or _is_file_system(value):
+        return value
+    if isinstance(value, str) and ("://" in value or value.count("/") == 1):
+        return value
+    raise InvalidOptionError(
+        f"{owner}: result_storage must be a WritableFileSystem block, a saved block's "
+        f"'slug/name' (e.g. 'local-file-system/results'), or a URL such as "
+        f"'file:///data/results' or 's3://bucket/prefix'; got {value!r}."
+    )
+
+
+def _is_file_system(value: Any) -> bool:
+    methods = ("read_path", "write_path", "exists")
+    return all(callable(getattr(value, name, None)) for name in methods)
+
+
+def _resolve(storage: Any) -> tuple[Any, str | None]:
+    if storage is None:
+        spec = default_storage_url()
+        return open_storage(spec), spec
+    if isinstance(storage, str):
+        return open_storage(storage), storage
+    saved = getattr(storage, "_saved", None)
+    if saved is not None and not saved.is_anonymous:
+        return storage, f"{saved.slug}/{saved.name}"
+    return storage, None
+
+
+def default_storage_url() -> str:
+    """``file://`` URL of ``$PLAIT_HOME/results``."""
+    from plait.settings import home_dir
+
+    return (home_dir() / "results").as_uri()
+
+
+_opened: dict[tuple[str, str | None, str | None], Any] = {}
+
+
+def open_storage(spec: str) -> Any:
+    """The storage a URL or ``slug/name`` names, through the plugins that provide it: one
+    object per spec (and store) per process, since loading a saved block reads the store."""
+    key = (spec, os.environ.get("PLAIT_HOME"), os.environ.get("PLAIT_DATABASE_URL"))
+    storage = _opened.get(key)
+    if storage is None:
+        storage = _opened[key] = _open(spec)
+    return storage
+
+
+def _open(spec: str) -> Any:
+    from plait.plugins import get_plugins
+
+    plugins = get_plugins()
+    scheme, separator, _ = spec.partition("://")
+    if not separator:
+        loaded = [block for block in plugins.manager.hook.plait_load_block(name=spec) if block]
+        if not loaded:
+            raise PlaitError(f"No installed plugin can load the saved block {spec!r}.")
+        return loaded[0]
+    factories = {
+        name: factory
+        for _, schemes in plugins.call("plait_result_storage")
+        for name, factory in schemes.items()
+    }
+    if scheme not in factories:
+        known = ", ".join(f"{name}://" for name in sorted(factories)) or "none"
+        raise PlaitError(
+            f"No installed plugin stores results at {scheme}:// URLs (known: {known}). "
+            f"Install the integration that provides it, e.g. pip install plait-{scheme}."
+        )
+    return factories[scheme](spec)
+
+
+@functools.lru_cache(maxsize=8)
+def _persist_by_default(env_value: str | None, home: str | None) -> bool:
+    from plait.settings import load_settings
+
+    return load_settings().results_persist_by_default
+
+
+def persist_by_default() -> bool:
+    """The ``results_persist_by_default`` setting, read once per configuration (this runs
+    for every task run, so it must not re-read the settings each time)."""
+    environ = os.environ
+    return _persist_by_default(
+        environ.get("PLAIT_RESULTS_PERSIST_BY_DEFAULT"), environ.get("PLAIT_HOME")
+    )

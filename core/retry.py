@@ -1,0 +1,83 @@
+"""Running a failed flow run again, as a new attempt of the same run (``plait flow-run
+retry``).
+
+The flow is imported from where it was defined and called with its stored parameters. Its
+tasks run as usual, so those that completed with persisted results in an earlier attempt
+are cache hits (the default cache policy includes the flow run's id) and do not run again:
+only the failed part and what depends on it does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+from plait.exceptions import ParameterError
+from plait.flow_engine import Resumed, call_flow, call_flow_async
+from plait.flows import Flow
+from plait.results import ResultRef
+from plait.states import UNSUCCESSFUL_TYPES, State
+
+
+def retry_flow_run(flow_run_id: str) -> State:
+    """Run a failed, crashed, timed-out or cancelled top-level flow run again; returns the
+    new attempt's final state."""
+    from plait.client import get_client
+
+    record = get_client().read_flow_run(flow_run_id)
+    what = f"Flow run {record.id} ({record.name!r})"
+    if record.parent_flow_run_id or record.parent_task_run_id:
+        raise ParameterError(f"{what} is a subflow run; retry its top-level flow run instead.")
+    if record.state not in UNSUCCESSFUL_TYPES:
+        state = record.state.value if record.state else "not started"
+        raise ParameterError(
+            f"{what} is {state}; only failed, crashed, timed-out or cancelled runs can be retried."
+        )
+    if record.entrypoint is None:
+        raise ParameterError(
+            f"{what} cannot be retried: flow {record.flow_name!r} was defined inside a function "
+            "(or interactively), so it cannot be imported again. Define flows at module level."
+        )
+    if record.parameters_ref is None and record.parameters:
+        raise ParameterError(
+            f"{what} cannot be retried: its parameters could not be stored when it ran (they "
+            "could not be pickled, or its result storage was unavailable)."
+        )
+    flow = import_flow(record.entrypoint)
+    parameters: dict[str, Any] = {}
+    if record.parameters_ref is not None:
+        parameters = ResultRef.from_json(record.parameters_ref).load()
+    resume = Resumed(record.id, record.name, record.run_count)
+    if flow.isasync:
+        return asyncio.run(call_flow_async(flow, (), parameters, True, resume))
+    return call_flow(flow, (), parameters, True, resume)
+
+
+def import_flow(entrypoint: str) -> Flow:
+    """The flow at ``module:name`` or ``/path/to/script.py:name`` (a script is imported
+    under its own module name, so its ``if __name__ == "__main__":`` block does not run)."""
+    location, _, name = entrypoint.rpartition(":")
+    if location.endswith(".py"):
+        path = Path(location)
+        if not path.is_file():
+            raise ParameterError(f"Cannot retry: the flow's script {path} no longer exists.")
+        module_name = "plait_retry_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        if str(path.parent) not in sys.path:  # as when the script is run: its folder first
+            sys.path.insert(0, str(path.parent))
+        spec = importlib.util.spec_from_file_location(module_name, path)
+        assert spec is not None
+        assert spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(location)
+    flow = getattr(module, name, None)
+    if not isinstance(flow, Flow):
+        raise ParameterError(f"Cannot retry: {entrypoint} is no longer a @flow.")
+    return flow

@@ -1,0 +1,161 @@
+"""Cache records and cache locks, in the run store: hits work across processes and machines
+that share the store (and the result storage).
+
+A run whose key has no record takes the key's lock before computing, so identical runs at
+the same moment compute once: threads of one process wait on a ``threading.Lock``, other
+processes on the ``cache_locks`` row, and then find the record the first one wrote. A lock
+whose process died (same host) or that is older than ``stale_after`` (other hosts) is taken
+over, so a crash never blocks a key for good.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from plait.store import crashes
+from plait.store.database import Database
+from plait.store.schema import CacheLockRow, CacheRecordRow
+
+Records = CacheRecordRow.__table__
+Locks = CacheLockRow.__table__
+POLL_SECONDS = (0.002, 0.1)  # first and longest wait between looks at another's lock
+
+
+class CacheStore:
+    """Cache records and locks of one database."""
+
+    def __init__(self, database: Database, stale_after: timedelta) -> None:
+        self.database = database
+        self.stale_after = stale_after
+        self.process = crashes.ProcessIdentity.current()
+        self._local_locks: dict[str, tuple[threading.Lock, int]] = {}
+        self._local_guard = threading.Lock()
+
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The result reference cached under ``key``, unless it expired."""
+        with self.database.reading() as connection:
+            row = connection.execute(
+                sa.select(Records.c.result, Records.c.expires).where(Records.c.key == key)
+            ).one_or_none()
+        if row is None or (row.expires is not None and row.expires <= datetime.now(UTC)):
+            return None
+        return row.result
+
+    def record(
+        self, key: str, result: dict[str, Any], task_run_id: str, expiration: timedelta | None
+    ) -> None:
+        """Point ``key`` at ``result`` (replacing an older record)."""
+        now = datetime.now(UTC)
+        values = {
+            "result": result,
+            "task_run_id": task_run_id,
+            "created": now,
+            "expires": None if expiration is None else now + expiration,
+        }
+        with self.database.writing() as connection:
+            updated = connection.execute(
+                Records.update().where(Records.c.key == key).values(**values)
+            ).rowcount
+            if not updated:
+                connection.execute(Records.insert().values(key=key, **values))
+
+    @contextmanager
+    def computing(self, key: str) -> Iterator[bool]:
+        """Hold ``key``'s lock while computing it; yields whether another thread or process
+        held it first (then its record is probably there now: look again)."""
+        local, waited = self._local_lock(key)
+        try:
+            waited = self._acquire(key) or waited
+            try:
+                yield waited
+            finally:
+                with self.database.writing() as connection:
+                    connection.execute(Locks.delete().where(Locks.c.key == key))
+        finally:
+            self._release_local(key, local)
+
+    def _local_lock(self, key: str) -> tuple[threading.Lock, bool]:
+        with self._local_guard:
+            lock, users = self._local_locks.get(key, (threading.Lock(), 0))
+            self._local_locks[key] = (lock, users + 1)
+        waited = not lock.acquire(blocking=False)
+        if waited:
+            lock.acquire()
+        return lock, waited
+
+    def _release_local(self, key: str, lock: threading.Lock) -> None:
+        lock.release()
+        with self._local_guard:
+            _, users = self._local_locks[key]
+            if users == 1:
+                del self._local_locks[key]
+            else:
+                self._local_locks[key] = (lock, users - 1)
+
+    def _acquire(self, key: str) -> bool:
+        """Insert the lock row, waiting while another live process holds it."""
+        waited = False
+        pause = POLL_SECONDS[0]
+        process = self.process
+        while True:
+            try:
+                with self.database.writing() as connection:
+                    holder = connection.execute(
+                        sa.select(Locks).where(Locks.c.key == key)
+                    ).one_or_none()
+                    if holder is None or self._stale(holder):
+                        connection.execute(Locks.delete().where(Locks.c.key == key))
+                        connection.execute(
+                            Locks.insert().values(
+                                key=key,
+                                hostname=process.hostname,
+                                pid=process.pid,
+                                process_started=process.started,
+                                acquired=datetime.now(UTC),
+                            )
+                        )
+                        return waited
+            except sa.exc.IntegrityError:  # PostgreSQL: another process inserted it first
+                pass
+            waited = True
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_SECONDS[1])
+
+    def _stale(self, holder: Any) -> bool:
+        """Whether a lock's holder is gone: a dead process on this host, this very process
+        (its threads take turns on the thread lock first, so the row is left over), or a
+        lock on another host older than ``stale_after``."""
+        if holder.hostname == self.process.hostname:
+            if holder.pid == self.process.pid:
+                return True
+            owner = crashes.ProcessIdentity(holder.hostname, holder.pid, holder.process_started)
+            return not owner.is_alive()
+        return datetime.now(UTC) - holder.acquired > self.stale_after
+
+
+_stores: dict[tuple[str | None, str | None], CacheStore] = {}
+
+
+def open_cache_store() -> CacheStore:
+    """The configured store's cache: one per configuration per process, since this is
+    asked for on every cached task run and reading the settings is not free."""
+    environ = os.environ
+    configuration = (environ.get("PLAIT_HOME"), environ.get("PLAIT_DATABASE_URL"))
+    store = _stores.get(configuration)
+    if store is None:
+        from plait.settings import load_settings
+        from plait.store.database import open_database
+
+        settings = load_settings()
+        stale = timedelta(seconds=settings.heartbeat_timeout_seconds)
+        database = open_database(settings.resolved_database_url())
+        store = _stores[configuration] = CacheStore(database, stale)
+    return store
