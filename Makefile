@@ -32,6 +32,7 @@ format: $(SYNCED)
 bench: $(SYNCED)
 	$(RUN) python bench/overhead.py
 	$(RUN) python bench/blocks.py
+	$(RUN) python bench/results.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import inspect
 import json
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -188,11 +190,13 @@ def check_cache_expiration(value: Any, owner: str) -> timedelta | None:
 
 
 def hash_value(value: Any) -> str:
-    """A stable digest of ``value``: canonical JSON when it is plain data, else its
-    cloudpickle bytes. Raises ``UnhashableInputsError`` naming what could not be hashed."""
+    """A stable digest of ``value``: of a canonical, type-tagged JSON form when it is plain
+    data (so ``(1, 2)`` and ``[1, 2]``, or ``{1: "a"}`` and ``{"1": "a"}``, differ, and a set
+    hashes the same in every process), else of its cloudpickle bytes. Raises
+    ``UnhashableInputsError`` naming what could not be hashed."""
     try:
-        data = json.dumps(value, sort_keys=True, separators=(",", ":"), allow_nan=True).encode()
-    except (TypeError, ValueError):
+        data = json.dumps(_canonical(value), separators=(",", ":")).encode()
+    except _NotPlain:
         import cloudpickle
 
         try:
@@ -202,6 +206,41 @@ def hash_value(value: Any) -> str:
                 f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
             ) from None
     return hashlib.sha256(data).hexdigest()
+
+
+class _NotPlain(Exception):
+    """A value that is not plain data (hashed through cloudpickle instead)."""
+
+
+def _canonical(value: Any) -> Any:
+    if value is None or isinstance(value, str | bool):
+        return value
+    if isinstance(value, int | float):
+        return [type(value).__name__, value]
+    if isinstance(value, list):
+        return ["list", [_canonical(item) for item in value]]
+    if isinstance(value, tuple):
+        return ["tuple", [_canonical(item) for item in value]]
+    if isinstance(value, dict):
+        items = [[_canonical(key), _canonical(item)] for key, item in value.items()]
+        return ["dict", sorted(items, key=json.dumps)]
+    if isinstance(value, set | frozenset):
+        return [type(value).__name__, sorted((_canonical(item) for item in value), key=json.dumps)]
+    raise _NotPlain
+
+
+SCRIPT_MODULE_PREFIX = "plait_script_"  # a script imported by plait flow-run retry
+
+
+def task_identity(fn: Callable[..., Any]) -> str:
+    """Which task a cache key belongs to: ``module.qualname``; for a function in a script,
+    the script's path instead of its module name, which differs between running the script
+    (``__main__``) and re-importing it to retry a flow run."""
+    module = fn.__module__
+    if module == "__main__" or module.startswith(SCRIPT_MODULE_PREFIX):
+        path = getattr(sys.modules.get(module), "__file__", None)
+        module = os.path.abspath(path) if path else module
+    return f"{module}:{fn.__qualname__}"
 
 
 _sources: dict[Callable[..., Any], str] = {}

@@ -29,6 +29,7 @@ class FlowRunContext:
     flow_run: FlowRun
     task_runner: TaskRunner
     log_prints: bool
+    persist_by_default: bool = False  # the results_persist_by_default setting, read at start
     futures: list[PlaitFuture] = field(default_factory=list)
     _task_counters: dict[str, itertools.count] = field(default_factory=dict)
 

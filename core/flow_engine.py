@@ -29,7 +29,7 @@ from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.logs import capture_prints, run_logger, setup_logging
 from plait.persistence import plan_flow
-from plait.results import parameter_serializer
+from plait.results import parameter_serializer, persist_by_default_setting
 from plait.runs import FlowRun, generate_run_name, new_id
 from plait.states import Failed, Pending, State
 
@@ -137,7 +137,7 @@ def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
     if log_prints:
         capture_prints()
     runner = flow.task_runner.duplicate()
-    context = FlowRunContext(flow, flow_run, runner, log_prints)
+    context = FlowRunContext(flow, flow_run, runner, log_prints, persist_by_default_setting())
     restore_sigterm = _sigterm_crashes(flow_run)
     flow_token = flow_run_var.set(context)
     task_token = task_run_var.set(None)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from plait.caching import CacheContext, CacheKeyFn, UnhashableInputsError
+from plait.caching import CacheContext, CacheKeyFn, UnhashableInputsError, task_identity
 from plait.context import flow_run_var
 from plait.exceptions import SerializationError
 from plait.lifecycle import conclude
@@ -51,12 +51,16 @@ class Plan:
         options = self.definition.results
         try:
             ref = options.write(value, self.path)
-        except SerializationError as exc:
+        except Exception as exc:  # a value the serializer refuses, storage that fails
+            reason = (
+                str(exc) if isinstance(exc, SerializationError) else f"{type(exc).__name__}: {exc}"
+            )
             message = (
                 f"{self.definition.kind_label} {self.definition.name!r} result could not be "
-                f"persisted: {exc}"
+                f"persisted: {reason}"
             )
-            return Failed(SerializationError(message), message)
+            error = SerializationError(message) if isinstance(exc, SerializationError) else exc
+            return Failed(error, message)
         if self.key is not None and self.cache is not None:
             task: Task = self.definition  # type: ignore[assignment]
             self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
@@ -71,7 +75,7 @@ class Plan:
             return None
         storage, spec = self.definition.results.open()
         ref = ResultRef.from_json(data)
-        if ref.storage is None or ref.storage == spec:  # read it the way this task writes
+        if ref.storage is None or ref.storage == spec:  # the storage object this task holds
             serializer = self.definition.results.serializer
             ref = ResultRef(ref.storage, ref.path, ref.serializer, storage, serializer)
         if not ref.exists():
@@ -122,20 +126,21 @@ def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str 
         return None
     if key is None:
         return None
-    namespace = "" if isinstance(task.cache_policy, CacheKeyFn) else task.fn.__qualname__
+    namespace = "" if isinstance(task.cache_policy, CacheKeyFn) else task_identity(task.fn)
     return hashlib.sha256(f"{namespace}\0{key}".encode()).hexdigest()
 
 
 def run_planned(
-    task: Task, task_run: TaskRun, plan: Plan | None, run: Callable[[Persist | None], State]
+    task: Task, task_run: TaskRun, plan: Plan, run: Callable[[Persist], State]
 ) -> State:
     """Run ``run`` (the lifecycle, given how to persist) as the plan says, in this thread."""
-    if plan is None or plan.key is None or plan.cache is None:
-        return run(plan.persist if plan else None)
+    if plan.key is None or plan.cache is None:
+        return run(plan.persist)
     if not task.refresh_cache and (hit := plan.cached()) is not None:
         return conclude(task, task_run, hit)
-    with plan.cache.computing(plan.key) as waited:
-        if waited and not task.refresh_cache and (hit := plan.cached()) is not None:
+    with plan.cache.computing(plan.key):
+        # Look again: another run may have stored it between the first look and the lock.
+        if not task.refresh_cache and (hit := plan.cached()) is not None:
             return conclude(task, task_run, hit)
         return run(plan.persist)
 
@@ -152,12 +157,10 @@ async def run_planned_async(
     if not task.refresh_cache and (hit := await asyncio.to_thread(plan.cached)) is not None:
         return conclude(task, task_run, hit)
     computing = plan.cache.computing(plan.key)
-    waited = await asyncio.to_thread(computing.__enter__)
+    await asyncio.to_thread(computing.__enter__)
     try:
-        if waited and not task.refresh_cache:
-            hit = await asyncio.to_thread(plan.cached)
-            if hit is not None:
-                return conclude(task, task_run, hit)
+        if not task.refresh_cache and (hit := await asyncio.to_thread(plan.cached)) is not None:
+            return conclude(task, task_run, hit)
         return await run(plan.persist)
     finally:
         await asyncio.to_thread(computing.__exit__, None, None, None)

@@ -15,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from plait.context import flow_run_var
 from plait.exceptions import InvalidOptionError, PlaitError
 
 if TYPE_CHECKING:  # plait.serializers loads on first use: import plait stays light
@@ -48,11 +49,12 @@ class ResultRef:
                 )
             storage = open_storage(self.storage)
         data = storage.read_path(self.path)
-        if self.serializer_object is not None:
-            return self.serializer_object.loads(data)
-        from plait.serializers import loads_any
+        from plait.serializers import SERIALIZERS, loads_any
 
-        return loads_any(data)
+        custom = self.serializer_object
+        if custom is not None and custom.name not in SERIALIZERS:  # a user's own Serializer
+            return custom.loads(data)
+        return loads_any(data)  # by the header, so changing result_serializer keeps old results
 
     def exists(self) -> bool:
         storage = self.storage_object or open_storage(self.storage)
@@ -207,10 +209,18 @@ def _persist_by_default(env_value: str | None, home: str | None) -> bool:
     return load_settings().results_persist_by_default
 
 
-def persist_by_default() -> bool:
-    """The ``results_persist_by_default`` setting, read once per configuration (this runs
-    for every task run, so it must not re-read the settings each time)."""
+def persist_by_default_setting() -> bool:
+    """The ``results_persist_by_default`` setting, read once per configuration."""
     environ = os.environ
     return _persist_by_default(
         environ.get("PLAIT_RESULTS_PERSIST_BY_DEFAULT"), environ.get("PLAIT_HOME")
     )
+
+
+def persist_by_default() -> bool:
+    """The setting as the run in progress sees it: a flow run reads it once when it starts
+    (this is asked on every task run, so it must cost next to nothing)."""
+    context = flow_run_var.get()
+    if context is not None:
+        return context.persist_by_default
+    return persist_by_default_setting()

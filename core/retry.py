@@ -15,8 +15,10 @@ import importlib
 import importlib.util
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
+from plait.caching import SCRIPT_MODULE_PREFIX
 from plait.exceptions import ParameterError
 from plait.flow_engine import Resumed, call_flow, call_flow_async
 from plait.flows import Flow
@@ -62,22 +64,36 @@ def import_flow(entrypoint: str) -> Flow:
     """The flow at ``module:name`` or ``/path/to/script.py:name`` (a script is imported
     under its own module name, so its ``if __name__ == "__main__":`` block does not run)."""
     location, _, name = entrypoint.rpartition(":")
-    if location.endswith(".py"):
-        path = Path(location)
-        if not path.is_file():
-            raise ParameterError(f"Cannot retry: the flow's script {path} no longer exists.")
-        module_name = "plait_retry_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
-        if str(path.parent) not in sys.path:  # as when the script is run: its folder first
-            sys.path.insert(0, str(path.parent))
-        spec = importlib.util.spec_from_file_location(module_name, path)
-        assert spec is not None
-        assert spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[module_name] = module
-        spec.loader.exec_module(module)
-    else:
-        module = importlib.import_module(location)
+    try:
+        module = _import(location)
+    except ParameterError:
+        raise
+    except Exception as exc:
+        raise ParameterError(
+            f"Cannot retry: importing the flow from {entrypoint} failed with "
+            f"{type(exc).__name__}: {exc}. Retry from the environment the flow ran in (the "
+            "same packages, working directory and PYTHONPATH)."
+        ) from exc
     flow = getattr(module, name, None)
     if not isinstance(flow, Flow):
         raise ParameterError(f"Cannot retry: {entrypoint} is no longer a @flow.")
     return flow
+
+
+def _import(location: str) -> ModuleType:
+    """A module by name, or a script by path under a module name of its own."""
+    if not location.endswith(".py"):
+        return importlib.import_module(location)
+    path = Path(location)
+    if not path.is_file():
+        raise ParameterError(f"Cannot retry: the flow's script {path} no longer exists.")
+    module_name = SCRIPT_MODULE_PREFIX + hashlib.sha256(str(path).encode()).hexdigest()[:12]
+    if str(path.parent) not in sys.path:  # as when the script is run: its folder first
+        sys.path.insert(0, str(path.parent))
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -232,8 +232,9 @@ def _read_header(data: bytes) -> tuple[str, str | None, bytes]:
 
 def _compress(method: str, body: bytes) -> bytes:
     module = importlib.import_module(method)
-    # mtime=0: the same value gives the same bytes, whenever it is written.
-    return module.compress(body, mtime=0) if method == "gzip" else module.compress(body)
+    if method == "gzip":  # zlib's default level (gzip's own, 9, is much slower for little gain);
+        return module.compress(body, compresslevel=6, mtime=0)  # mtime=0: same value, same bytes
+    return module.compress(body)
 
 
 def _decompress(method: str, body: bytes) -> bytes:

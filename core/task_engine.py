@@ -120,6 +120,8 @@ def run_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_print
     with _task_run_scope(task, task_run, log_prints):
         body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
         plan = plan_task(task, task_run, args, kwargs)
+        if plan is None:  # the common case: nothing persisted, nothing cached
+            return drive(lifecycle(task, task_run), body)
         return run_planned(
             task, task_run, plan, lambda persist: drive(lifecycle(task, task_run, persist), body)
         )

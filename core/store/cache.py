@@ -38,6 +38,7 @@ class CacheStore:
         self.process = crashes.ProcessIdentity.current()
         self._local_locks: dict[str, tuple[threading.Lock, int]] = {}
         self._local_guard = threading.Lock()
+        self._held: set[str] = set()  # keys whose lock row this process holds
 
     def lookup(self, key: str) -> dict[str, Any] | None:
         """The result reference cached under ``key``, unless it expired."""
@@ -52,7 +53,8 @@ class CacheStore:
     def record(
         self, key: str, result: dict[str, Any], task_run_id: str, expiration: timedelta | None
     ) -> None:
-        """Point ``key`` at ``result`` (replacing an older record)."""
+        """Point ``key`` at ``result`` (replacing an older record) and, in the same
+        transaction, release the key's lock if this process holds it."""
         now = datetime.now(UTC)
         values = {
             "result": result,
@@ -66,30 +68,44 @@ class CacheStore:
             ).rowcount
             if not updated:
                 connection.execute(Records.insert().values(key=key, **values))
+            self._release(connection, key)
 
     @contextmanager
-    def computing(self, key: str) -> Iterator[bool]:
-        """Hold ``key``'s lock while computing it; yields whether another thread or process
-        held it first (then its record is probably there now: look again)."""
-        local, waited = self._local_lock(key)
+    def computing(self, key: str) -> Iterator[None]:
+        """Hold ``key``'s lock while computing it, waiting while another thread or process
+        holds it (look for its record again once inside). ``record`` releases the lock;
+        otherwise (the run failed) it is released here."""
+        local = self._local_lock(key)
         try:
-            waited = self._acquire(key) or waited
+            self._acquire(key)
             try:
-                yield waited
+                yield
             finally:
-                with self.database.writing() as connection:
-                    connection.execute(Locks.delete().where(Locks.c.key == key))
+                if key in self._held:
+                    with self.database.writing() as connection:
+                        self._release(connection, key)
         finally:
             self._release_local(key, local)
 
-    def _local_lock(self, key: str) -> tuple[threading.Lock, bool]:
+    def _release(self, connection: Any, key: str) -> None:
+        if key not in self._held:
+            return
+        self._held.discard(key)
+        process = self.process
+        connection.execute(
+            Locks.delete().where(
+                Locks.c.key == key,
+                Locks.c.hostname == process.hostname,
+                Locks.c.pid == process.pid,
+            )
+        )
+
+    def _local_lock(self, key: str) -> threading.Lock:
         with self._local_guard:
             lock, users = self._local_locks.get(key, (threading.Lock(), 0))
             self._local_locks[key] = (lock, users + 1)
-        waited = not lock.acquire(blocking=False)
-        if waited:
-            lock.acquire()
-        return lock, waited
+        lock.acquire()
+        return lock
 
     def _release_local(self, key: str, lock: threading.Lock) -> None:
         lock.release()
@@ -100,9 +116,8 @@ class CacheStore:
             else:
                 self._local_locks[key] = (lock, users - 1)
 
-    def _acquire(self, key: str) -> bool:
+    def _acquire(self, key: str) -> None:
         """Insert the lock row, waiting while another live process holds it."""
-        waited = False
         pause = POLL_SECONDS[0]
         process = self.process
         while True:
@@ -122,10 +137,10 @@ class CacheStore:
                                 acquired=datetime.now(UTC),
                             )
                         )
-                        return waited
+                        self._held.add(key)
+                        return
             except sa.exc.IntegrityError:  # PostgreSQL: another process inserted it first
                 pass
-            waited = True
             time.sleep(pause)
             pause = min(pause * 2, POLL_SECONDS[1])
 
@@ -142,6 +157,7 @@ class CacheStore:
 
 
 _stores: dict[tuple[str | None, str | None], CacheStore] = {}
+_stores_lock = threading.Lock()
 
 
 def open_cache_store() -> CacheStore:
@@ -151,11 +167,17 @@ def open_cache_store() -> CacheStore:
     configuration = (environ.get("PLAIT_HOME"), environ.get("PLAIT_DATABASE_URL"))
     store = _stores.get(configuration)
     if store is None:
-        from plait.settings import load_settings
-        from plait.store.database import open_database
-
-        settings = load_settings()
-        stale = timedelta(seconds=settings.heartbeat_timeout_seconds)
-        database = open_database(settings.resolved_database_url())
-        store = _stores[configuration] = CacheStore(database, stale)
+        with _stores_lock:  # one store per process: its thread locks must be shared
+            store = _stores.get(configuration)
+            if store is None:
+                store = _stores[configuration] = _open_cache_store()
     return store
+
+
+def _open_cache_store() -> CacheStore:
+    from plait.settings import load_settings
+    from plait.store.database import open_database
+
+    settings = load_settings()
+    stale = timedelta(seconds=settings.heartbeat_timeout_seconds)
+    return CacheStore(open_database(settings.resolved_database_url()), stale)
