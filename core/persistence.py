@@ -48,22 +48,27 @@ class Plan:
     def persist(self, value: Any) -> State:
         """Write the result, then its cache record; the Completed state that points at it is
         entered after. A value the serializer cannot handle fails the run, clearly."""
-        options = self.definition.results
+        what = f"{self.definition.kind_label} {self.definition.name!r} result"
         try:
-            ref = options.write(value, self.path)
-        except Exception as exc:  # a value the serializer refuses, storage that fails
-            reason = (
-                str(exc) if isinstance(exc, SerializationError) else f"{type(exc).__name__}: {exc}"
-            )
-            message = (
-                f"{self.definition.kind_label} {self.definition.name!r} result could not be "
-                f"persisted: {reason}"
-            )
-            error = SerializationError(message) if isinstance(exc, SerializationError) else exc
-            return Failed(error, message)
+            ref = self.definition.results.write(value, self.path)
+        except SerializationError as exc:  # a value the serializer cannot handle
+            message = f"{what} could not be persisted: {exc}"
+            return Failed(SerializationError(message), message)
+        except Exception as exc:  # storage that cannot be opened or written
+            return Failed(exc, f"{what} could not be persisted: {type(exc).__name__}: {exc}")
         if self.key is not None and self.cache is not None:
             task: Task = self.definition  # type: ignore[assignment]
-            self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
+            try:
+                self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
+            except Exception as exc:  # the work is done and saved; only later hits are lost
+                log_for_run(
+                    self.run,
+                    logging.WARNING,
+                    "%s was persisted but could not be recorded in the cache: %s: %s",
+                    what,
+                    type(exc).__name__,
+                    exc,
+                )
         return State(StateType.COMPLETED, None, value, ref)
 
     def cached(self) -> State | None:

@@ -62,13 +62,17 @@ class CacheStore:
             "created": now,
             "expires": None if expiration is None else now + expiration,
         }
-        with self.database.writing() as connection:
-            updated = connection.execute(
-                Records.update().where(Records.c.key == key).values(**values)
-            ).rowcount
-            if not updated:
-                connection.execute(Records.insert().values(key=key, **values))
-            self._release(connection, key)
+        update = Records.update().where(Records.c.key == key).values(**values)
+        try:
+            with self.database.writing() as connection:
+                if not connection.execute(update).rowcount:
+                    connection.execute(Records.insert().values(key=key, **values))
+                self._release(connection, key)
+        except sa.exc.IntegrityError:  # inserted by another process at the same moment
+            with self.database.writing() as connection:
+                connection.execute(update)
+                self._release(connection, key)
+        self._held.discard(key)  # only once the release is committed
 
     @contextmanager
     def computing(self, key: str) -> Iterator[None]:
@@ -84,13 +88,15 @@ class CacheStore:
                 if key in self._held:
                     with self.database.writing() as connection:
                         self._release(connection, key)
+                    self._held.discard(key)
         finally:
             self._release_local(key, local)
 
     def _release(self, connection: Any, key: str) -> None:
+        """Delete this process's lock row for ``key`` (if it holds one) in ``connection``'s
+        transaction; the caller forgets the key once that commits."""
         if key not in self._held:
             return
-        self._held.discard(key)
         process = self.process
         connection.execute(
             Locks.delete().where(
@@ -127,7 +133,15 @@ class CacheStore:
                         sa.select(Locks).where(Locks.c.key == key)
                     ).one_or_none()
                     if holder is None or self._stale(holder):
-                        connection.execute(Locks.delete().where(Locks.c.key == key))
+                        if holder is not None:  # exactly the stale row, not a newer holder's
+                            connection.execute(
+                                Locks.delete().where(
+                                    Locks.c.key == key,
+                                    Locks.c.hostname == holder.hostname,
+                                    Locks.c.pid == holder.pid,
+                                    Locks.c.acquired == holder.acquired,
+                                )
+                            )
                         connection.execute(
                             Locks.insert().values(
                                 key=key,
