@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from plait.client import Client
     from plait.store.writer import StoreRecorder
 
-pytest_plugins = ["fixtures.postgres", "fixtures.servers", "pytester"]  # tests/ is on sys.path
+# tests/ is on sys.path: pytest puts conftest dirs there
+pytest_plugins = ["fixtures.aws", "fixtures.postgres", "fixtures.servers", "pytester"]
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,114 @@
+"""AWS credentials as a block: boto3 sessions and clients, and a real check."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from typing import Any
+
+from pydantic import Field, SecretStr
+
+from plait.blocks import CheckResult, CredentialsBlock
+from plait_aws.errors import aws_error
+
+_clients: dict[tuple[str, str], Any] = {}
+_clients_lock = threading.Lock()
+
+
+class AwsCredentials(CredentialsBlock):
+    """Credentials for AWS: access keys (with an optional session token), or a profile from
+    ``~/.aws``, or nothing at all to use boto3's default chain (environment, instance role).
+    Optionally assumes a role, and talks to ``endpoint_url`` instead of AWS (for
+    S3-compatible stores and local emulators)."""
+
+    _documentation_url = "https://plait.dev/docs/integrations/aws#awscredentials"
+    _code_example = """
+        from plait_aws import AwsCredentials
+
+        AwsCredentials(
+            aws_access_key_id="AKIA...",
+            aws_secret_access_key="...",
+            region_name="eu-west-1",
+        ).save("prod")
+
+        s3 = AwsCredentials.load("prod").get_client("s3")
+    """
+
+    aws_access_key_id: str | None = None
+    aws_secret_access_key: SecretStr | None = None
+    aws_session_token: SecretStr | None = None
+    profile_name: str | None = None
+    region_name: str | None = None
+    role_arn: str | None = Field(default=None, description="A role to assume with STS.")
+    role_session_name: str = "plait"
+    endpoint_url: str | None = Field(
+        default=None, description="Talk to this URL instead of AWS (S3-compatible, emulators)."
+    )
+
+    def get_boto3_session(self) -> Any:
+        """A ``boto3.Session`` for these credentials (with the role assumed, if one is set)."""
+        import boto3
+
+        session = boto3.Session(
+            aws_access_key_id=self.aws_access_key_id,
+            aws_secret_access_key=_reveal(self.aws_secret_access_key),
+            aws_session_token=_reveal(self.aws_session_token),
+            profile_name=self.profile_name,
+            region_name=self.region_name,
+        )
+        if self.role_arn is None:
+            return session
+        sts = session.client("sts", endpoint_url=self.endpoint_url)
+        try:
+            assumed = sts.assume_role(RoleArn=self.role_arn, RoleSessionName=self.role_session_name)
+        except Exception as exc:
+            raise aws_error(exc, "Assuming role", role=self.role_arn) from None
+        keys = assumed["Credentials"]
+        return boto3.Session(
+            aws_access_key_id=keys["AccessKeyId"],
+            aws_secret_access_key=keys["SecretAccessKey"],
+            aws_session_token=keys["SessionToken"],
+            region_name=self.region_name,
+        )
+
+    def get_client(self, service: str) -> Any:
+        """A boto3 client for ``service``, cached per credentials (clients are thread-safe
+        and costly to build)."""
+        key = (self._fingerprint(), service)
+        client = _clients.get(key)
+        if client is None:
+            with _clients_lock:
+                client = _clients.get(key)
+                if client is None:
+                    session = self.get_boto3_session()
+                    client = session.client(service, endpoint_url=self.endpoint_url)
+                    _clients[key] = client
+        return client
+
+    def check(self) -> CheckResult:
+        """STS ``GetCallerIdentity`` (with an ``endpoint_url``: S3 ``ListBuckets``)."""
+        return CheckResult.measure(self._round_trip)
+
+    def _round_trip(self) -> str:
+        if self.endpoint_url:
+            try:
+                buckets = self.get_client("s3").list_buckets()["Buckets"]
+            except Exception as exc:
+                raise aws_error(exc, f"Listing buckets at {self.endpoint_url}") from None
+            return f"listed {len(buckets)} buckets at {self.endpoint_url}"
+        try:
+            identity = self.get_client("sts").get_caller_identity()
+        except Exception as exc:
+            raise aws_error(exc, "STS GetCallerIdentity") from None
+        return f"authenticated as {identity['Arn']}"
+
+    def _fingerprint(self) -> str:
+        """A digest of every field, secrets included, to tell credentials apart."""
+        values = {name: getattr(self, name) for name in type(self).model_fields}
+        text = json.dumps(values, default=_reveal, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _reveal(value: Any) -> Any:
+    return value.get_secret_value() if isinstance(value, SecretStr) else value
