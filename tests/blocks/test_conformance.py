@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from plait_example.blocks import ExampleBucket, ExampleCredentials
-
 import plait.blocks
 from plait.blocks import Block, registry
 from plait.blocks import plugin as standard_blocks
 from plait.testing import BlockConformance
+from plait_example.blocks import ExampleBucket, ExampleCredentials
 
 
 def _standard_examples() -> dict[str, Callable[[], list[Block]]]:

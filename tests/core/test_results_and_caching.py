@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from fixtures.runs import in_flow
 
 from plait import (
     InvalidOptionError,
@@ -47,19 +48,6 @@ cache_records = CacheRecordRow.__table__
 
 
 # Helpers.
-
-
-def in_flow(body: Any) -> Any:
-    """Run ``body()`` inside a new flow run and return what it returned, untouched (a flow
-    that returns states hands back their values; this keeps the states)."""
-    box: list[Any] = []
-
-    @flow
-    def harness() -> None:
-        box.append(body())
-
-    harness()
-    return box[0]
 
 
 def results_dir() -> Path:

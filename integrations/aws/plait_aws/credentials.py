@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import threading
@@ -59,18 +60,31 @@ class AwsCredentials(CredentialsBlock):
         )
         if self.role_arn is None:
             return session
-        sts = session.client("sts", endpoint_url=self.endpoint_url)
-        try:
-            assumed = sts.assume_role(RoleArn=self.role_arn, RoleSessionName=self.role_session_name)
-        except Exception as exc:
-            raise aws_error(exc, "Assuming role", role=self.role_arn) from None
-        keys = assumed["Credentials"]
-        return boto3.Session(
-            aws_access_key_id=keys["AccessKeyId"],
-            aws_secret_access_key=keys["SecretAccessKey"],
-            aws_session_token=keys["SessionToken"],
-            region_name=self.region_name,
+        return self._assumed_role_session(session)
+
+    def _assumed_role_session(self, source: Any) -> Any:
+        """A session whose keys come from STS ``AssumeRole`` and are fetched again before
+        they expire, so a long-running process keeps working."""
+        import boto3
+        import botocore.session
+        from botocore.credentials import (
+            AssumeRoleCredentialFetcher,
+            DeferredRefreshableCredentials,
         )
+
+        fetcher = AssumeRoleCredentialFetcher(
+            client_creator=functools.partial(
+                source._session.create_client, endpoint_url=self.endpoint_url
+            ),
+            source_credentials=source.get_credentials(),
+            role_arn=self.role_arn,
+            extra_args={"RoleSessionName": self.role_session_name},
+        )
+        assumed = botocore.session.Session()
+        assumed._credentials = DeferredRefreshableCredentials(  # boto3's documented pattern
+            refresh_using=fetcher.fetch_credentials, method="assume-role"
+        )
+        return boto3.Session(botocore_session=assumed, region_name=self.region_name)
 
     def get_client(self, service: str) -> Any:
         """A boto3 client for ``service``, cached per credentials (clients are thread-safe

@@ -31,15 +31,23 @@ class AwsError(PlaitError):
     """An AWS call failed. ``code`` is AWS's error code (``NoSuchBucket``, ``AccessDenied``,
     ...), or the botocore exception's name when AWS never answered."""
 
-    def __init__(self, message: str, code: str, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, code: str, status: int | None = None, transient: bool = False
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
+        self._transient = transient
+
+    def __reduce__(self) -> tuple[Any, ...]:  # keeps code and status across processes
+        return (type(self), (str(self), self.code, self.status, self._transient))
 
     @property
     def transient(self) -> bool:
-        """Whether retrying may help: throttling, timeouts and 5xx answers."""
-        return self.code in TRANSIENT_CODES or (self.status is not None and self.status >= 500)
+        """Whether retrying may help: throttling, timeouts, 5xx answers, lost connections."""
+        if self._transient or self.code in TRANSIENT_CODES:
+            return True
+        return self.status is not None and self.status >= 500
 
 
 def aws_error(exc: Exception, action: str, **where: Any) -> AwsError:
@@ -57,7 +65,15 @@ def aws_error(exc: Exception, action: str, **where: Any) -> AwsError:
         detail = f": {reason}" if reason else ""
         return AwsError(f"{action}{target} failed with AWS error {code}{detail}", code, status)
     code = type(exc).__name__
-    return AwsError(f"{action}{target} failed: {code}: {exc}", code)
+    return AwsError(f"{action}{target} failed: {code}: {exc}", code, transient=_is_network(exc))
+
+
+def _is_network(exc: BaseException) -> bool:
+    """A connection that could not be made or was lost, or a read that timed out (not a
+    certificate problem: retrying cannot fix that)."""
+    from botocore.exceptions import ConnectionError, HTTPClientError, SSLError
+
+    return isinstance(exc, ConnectionError | HTTPClientError) and not isinstance(exc, SSLError)
 
 
 _DEFAULT_REASONS = {
@@ -69,9 +85,7 @@ _DEFAULT_REASONS = {
 
 
 def is_transient(exc: BaseException) -> bool:
-    """For task retries: retry AWS throttling, timeouts, 5xx answers and lost connections."""
-    from botocore.exceptions import ConnectionError as BotoConnectionError
-
+    """For task retries: AWS throttling, timeouts, 5xx answers and lost connections."""
     if isinstance(exc, AwsError):
         return exc.transient
-    return isinstance(exc, BotoConnectionError)
+    return _is_network(exc)
