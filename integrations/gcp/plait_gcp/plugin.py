@@ -1,0 +1,1 @@
+"""Registers plait-gcp with Plait."""
