@@ -11,6 +11,7 @@ from plait.blocks.credentials import Secret
 from plait.blocks.fields import SecretDict
 from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
 from plait.blocks.notifications import Email, NotificationBlock, Webhook
+from plait.blocks.object_storage import ObjectStorageBucket
 
 __all__ = [
     "Block",
@@ -19,6 +20,7 @@ __all__ = [
     "Email",
     "LocalFileSystem",
     "NotificationBlock",
+    "ObjectStorageBucket",
     "ReadableFileSystem",
     "Secret",
     "SecretDict",

@@ -186,6 +186,28 @@ class FlowOptions(RunOptions, total=False):
     task_runner: Any
 
 
+def retry_when(
+    is_transient: Callable[[BaseException], bool],
+    retries: int = 3,
+    retry_delay_seconds: RetryDelay = (1, 4, 16),
+    retry_jitter_factor: float = 0.5,
+) -> dict[str, Any]:
+    """Task options that retry only failures ``is_transient`` accepts (throttling, 5xx
+    answers, lost connections), after 1, 4 and 16 seconds stretched by up to 50% of jitter by
+    default: ``@task(**retry_when(is_transient))``. Integrations define their tasks with it."""
+
+    def retry_condition_fn(definition: Any, run: Any, state: Any) -> bool:
+        error = state.data if state is not None else None
+        return isinstance(error, BaseException) and is_transient(error)
+
+    return {
+        "retries": retries,
+        "retry_delay_seconds": retry_delay_seconds,
+        "retry_jitter_factor": retry_jitter_factor,
+        "retry_condition_fn": retry_condition_fn,
+    }
+
+
 def check_option_names(options: dict[str, Any], allowed: type, owner: str) -> None:
     """Reject unknown option names, suggesting the closest known one."""
     import difflib

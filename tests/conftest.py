@@ -15,7 +15,14 @@ if TYPE_CHECKING:
     from plait.store.writer import StoreRecorder
 
 # tests/ is on sys.path: pytest puts conftest dirs there
-pytest_plugins = ["fixtures.aws", "fixtures.postgres", "fixtures.servers", "pytester"]
+pytest_plugins = [
+    "fixtures.servers",  # first: fixtures.gcp imports its helpers
+    "fixtures.aws",
+    "fixtures.gcp",
+    "fixtures.postgres",
+    "fixtures.runs",
+    "pytester",
+]
 
 
 @pytest.fixture(autouse=True)

@@ -4,19 +4,17 @@ block whose package is missing says what to install."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import sys
 import textwrap
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import typer
+from fixtures.servers import QuietHandler, serving
 from typer.testing import CliRunner
 
 from plait import ThreadPoolTaskRunner, flow
@@ -74,27 +72,14 @@ def test_plugin_block_types_load_by_slug_and_name_their_package(tmp_path):
 def whoami_server() -> Iterator[str]:
     """A real HTTP server: ``GET /whoami`` answers 200 for ``Bearer GOOD_KEY``, else 401."""
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_GET(self) -> None:
             authorized = self.headers.get("Authorization") == f"Bearer {GOOD_KEY}"
             status = 404 if self.path != "/whoami" else 200 if authorized else 401
-            body = json.dumps({"user": "ada"} if status == 200 else {"error": status}).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+            self.send_json(status, {"user": "ada"} if status == 200 else {"error": status})
 
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with serving(Handler) as url:
+        yield url
 
 
 def test_credentials_check_makes_a_real_round_trip(whoami_server, closed_port):

@@ -15,7 +15,6 @@ import logging
 import os
 import subprocess
 import sys
-import textwrap
 import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -25,7 +24,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from fixtures.runs import in_flow
+from fixtures.runs import (
+    CACHED_SCRIPT,
+    assert_cache_hit_across_processes,
+    in_flow,
+    run_script,
+    write_script,
+)
 
 from plait import (
     InvalidOptionError,
@@ -58,22 +63,6 @@ def count_lines(path: Path) -> int:
     return len(path.read_text().splitlines()) if path.exists() else 0
 
 
-@pytest.fixture(scope="session")
-def bytecode_cache(tmp_path_factory) -> Path:
-    """Where child processes keep compiled bytecode, so only the first one compiles Plait
-    and its dependencies (the test environment may forbid writing ``__pycache__``)."""
-    return tmp_path_factory.mktemp("pycache")
-
-
-@pytest.fixture
-def child_env(bytecode_cache) -> dict[str, str]:
-    """The environment for child processes: this test's store configuration, plus a shared
-    bytecode cache outside the source tree."""
-    env = {**os.environ, "PYTHONPYCACHEPREFIX": str(bytecode_cache)}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
-
-
 @pytest.fixture
 def task_warnings():
     """Warnings logged on the task-run logger (the ``plait`` logger does not propagate, so
@@ -90,47 +79,6 @@ def task_warnings():
     logger.addHandler(handler)
     yield found
     logger.removeHandler(handler)
-
-
-# A script that runs one cached task in a flow; the body appends a line to a file per run.
-CACHED_SCRIPT = """
-import sys
-from plait import flow, task
-
-@task(cache_policy="inputs")
-def work(x: int) -> dict:
-    with open(sys.argv[1], "a") as executions:
-        executions.write("ran\\n")
-    return {"doubled": 2 * x}
-
-@flow
-def pipeline() -> None:
-    state = work(21, return_state=True)
-    print(state.name, state.result()["doubled"], flush=True)
-
-if len(sys.argv) > 2:  # start together: ready once imported, go when the test says so
-    print("ready", flush=True)
-    sys.stdin.readline()
-pipeline()
-"""
-
-
-def write_script(tmp_path: Path, source: str, name: str = "cached.py") -> Path:
-    script = tmp_path / name
-    script.write_text(textwrap.dedent(source))
-    return script
-
-
-def run_script(script: Path, *args: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, str(script), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
 
 
 def load_module(path: Path, name: str) -> ModuleType:
@@ -450,15 +398,7 @@ def test_the_default_policy_caches_within_a_flow_run_only(store_url):
 
 
 def test_a_cache_hit_across_processes(tmp_path, store_url, child_env):
-    script = write_script(tmp_path, CACHED_SCRIPT)
-    executions = tmp_path / "executions"
-
-    first = run_script(script, str(executions), env=child_env)
-    second = run_script(script, str(executions), env=child_env)
-
-    assert first.split() == ["Completed", "42"]
-    assert second.split() == ["Cached", "42"]
-    assert count_lines(executions) == 1
+    assert_cache_hit_across_processes(tmp_path, child_env)
 
 
 def test_an_expired_cache_entry_is_recomputed(store_url):

@@ -40,14 +40,8 @@ def plait_result_storage() -> dict[str, Callable[[str], Any]]:
 def s3_bucket_at(url: str) -> Any:
     """``s3://bucket/prefix`` as an ``S3Bucket``, with the credentials block named by
     ``PLAIT_AWS_RESULT_STORAGE_CREDENTIALS`` (or boto3's default credentials)."""
-    from urllib.parse import urlparse
-
     from plait_aws import AwsCredentials, S3Bucket
     from plait_aws.settings import AwsSettings
 
-    parts = urlparse(url)
     name = AwsSettings().result_storage_credentials
-    credentials = AwsCredentials.load(name) if name else AwsCredentials()
-    return S3Bucket(
-        bucket_name=parts.netloc, bucket_folder=parts.path.strip("/"), credentials=credentials
-    )
+    return S3Bucket.from_url(url, AwsCredentials.load(name) if name else AwsCredentials())

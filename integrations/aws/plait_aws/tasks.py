@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plait import task
+from plait.options import retry_when
 from plait_aws.errors import is_transient
 
 if TYPE_CHECKING:
@@ -24,21 +25,9 @@ if TYPE_CHECKING:
     from plait_aws.secrets_manager import AwsSecret
 
 
-def retry_if_transient(definition: Any, run: Any, state: Any) -> bool:
-    """``retry_condition_fn`` of the AWS tasks: retry only when the run failed with a
-    transient AWS error (``plait_aws.errors.is_transient``: throttling, 5xx answers, a lost
-    connection, a read timeout)."""
-    error = state.data if state is not None else None
-    return isinstance(error, BaseException) and is_transient(error)
-
-
-RETRY_OPTIONS: dict[str, Any] = {
-    "retries": 3,
-    "retry_delay_seconds": [1, 4, 16],
-    "retry_jitter_factor": 0.5,
-    "retry_condition_fn": retry_if_transient,
-}
+RETRY_OPTIONS: dict[str, Any] = retry_when(is_transient)
 """The retry options every task here is defined with."""
+retry_if_transient = RETRY_OPTIONS["retry_condition_fn"]
 
 
 @task(name="s3_upload", **RETRY_OPTIONS)
@@ -51,11 +40,7 @@ def s3_upload(
 ) -> str:
     """Upload ``data`` (bytes), or the local file ``from_path``, to ``to_path`` in the
     bucket; returns the object's key. Multipart from 8 MB."""
-    if (data is None) == (from_path is None):
-        raise ValueError("s3_upload: give either data (bytes) or from_path (a local file).")
-    if from_path is not None:
-        return bucket.upload_from_path(from_path, to_path)
-    return bucket.write_path(to_path, data)  # type: ignore[arg-type]
+    return bucket.upload(to_path, data, from_path=from_path)
 
 
 @task(name="s3_download", **RETRY_OPTIONS)
@@ -64,9 +49,7 @@ def s3_download(
 ) -> bytes | Path:
     """The content of the object at ``from_path``, or, with ``to_path``, the object
     downloaded to that local file (whose path is returned)."""
-    if to_path is None:
-        return bucket.read_path(from_path)
-    return bucket.download_object_to_path(from_path, to_path)
+    return bucket.download(from_path, to_path)
 
 
 @task(name="s3_list_objects", **RETRY_OPTIONS)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 import socket
-import traceback
 
 import pytest
+from fixtures.files import everything_said_about
 
 from plait.settings import load_settings
 from plait_aws import AwsCredentials, AwsError, AwsSecret
@@ -34,11 +34,6 @@ def closed_port() -> int:
 def changed(credentials: AwsCredentials, **fields) -> AwsCredentials:
     """A new, validated ``AwsCredentials`` like ``credentials`` with ``fields`` changed."""
     return AwsCredentials(**{**credentials.model_dump(), **fields})
-
-
-def everything_said_about(exc: BaseException) -> str:
-    """What a user or a log could see of an error: its message, repr and full traceback."""
-    return "\n".join([str(exc), repr(exc), *traceback.format_exception(exc)])
 
 
 # -- AwsSecret: round trips ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The prebuilt AWS tasks in a real flow against a real moto server (the real boto3), their
 retry options, and which failures they retry: transient ones (throttling, 5xx, lost
-connections) but never a missing bucket or key."""
+connections) but never a missing bucket or key.
+What all bucket tasks share: tests/integrations/test_object_storage_backends.py."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fixtures.runs import failed
 from pydantic import SecretStr
 
-from plait import StateType, flow, task
-from plait.states import Completed, Failed
+from plait import flow
+from plait.states import Completed
 from plait_aws import (
     AwsCredentials,
     AwsError,
@@ -28,18 +30,8 @@ from plait_aws import (
     update_secret,
 )
 from plait_aws.errors import aws_error
-from plait_aws.tasks import RETRY_OPTIONS, retry_if_transient
+from plait_aws.tasks import retry_if_transient
 
-ALL_TASKS = [
-    s3_upload,
-    s3_download,
-    s3_list_objects,
-    s3_copy,
-    s3_move,
-    s3_delete,
-    read_secret,
-    update_secret,
-]
 SECRET_VALUE = "t4sk-s3cr3t-value-91c2"
 
 
@@ -106,17 +98,6 @@ def test_every_task_in_a_flow(
     ]
 
 
-def test_s3_upload_needs_exactly_one_source(bucket: S3Bucket, tmp_path: Path):
-    @flow
-    def pipeline(**kwargs: Any) -> Any:
-        return s3_upload(bucket, "a.json", **kwargs)
-
-    with pytest.raises(ValueError, match="either data"):
-        pipeline()
-    with pytest.raises(ValueError, match="either data"):
-        pipeline(data=b".", from_path=tmp_path / "x")
-
-
 def test_secret_values_are_never_persisted_as_results(
     bucket: S3Bucket, aws_credentials: AwsCredentials, monkeypatch
 ):
@@ -141,26 +122,6 @@ def test_secret_values_are_never_persisted_as_results(
     results = Path(os.environ["PLAIT_HOME"]) / "results"
     written = b"".join(p.read_bytes() for p in results.rglob("*") if p.is_file())
     assert SECRET_VALUE.encode() not in written
-
-
-def test_every_task_has_its_name_and_retry_options():
-    for each in ALL_TASKS:
-        assert each.name == each.fn.__name__
-        assert each.retries == 3
-        assert each.retry_delay_seconds == (1.0, 4.0, 16.0)
-        assert each.retry_jitter_factor == 0.5
-        assert each.retry_condition_fn is retry_if_transient
-        assert each.fn.__doc__
-
-
-def test_the_retry_delays_grow_and_jitter_never_shortens_them():
-    for retry, base in enumerate([1, 4, 16, 16], start=1):
-        delays = [s3_upload.retry_delay(retry) for _ in range(50)]
-        assert all(base <= delay <= base * 1.5 for delay in delays)
-
-
-def failed(error: BaseException) -> Any:
-    return Failed(error, str(error))
 
 
 @pytest.mark.parametrize(
@@ -204,44 +165,3 @@ def test_the_retry_condition_on_real_botocore_errors(bucket: S3Bucket):
     assert retry_if_transient(s3_download, None, failed(lost_wrapped)) is True
     assert retry_if_transient(s3_download, None, failed(ValueError("bad input"))) is False
     assert retry_if_transient(s3_download, None, Completed(1)) is False
-
-
-def test_a_missing_key_is_not_retried(bucket: S3Bucket, recorder):
-    @flow
-    def pipeline() -> Any:
-        return s3_download.with_options(retry_delay_seconds=0)(bucket, "missing.json")
-
-    with pytest.raises(AwsError, match="NoSuchKey"):
-        pipeline()
-
-    [run] = recorder.task_runs()
-    assert run.run_count == 1
-
-
-def test_a_transient_error_is_retried_with_the_aws_retry_options(bucket: S3Bucket, recorder):
-    bucket.write_path("k.json", b"{}")
-    attempts: list[int] = []
-
-    @task(**{**RETRY_OPTIONS, "retry_delay_seconds": 0})
-    def flaky_read(bucket: S3Bucket, path: str) -> bytes:
-        attempts.append(1)
-        if len(attempts) < 3:  # S3 asks to slow down twice
-            raise AwsError(
-                "Reading (bucket 'raw', key 'in/k.json') failed with AWS error SlowDown",
-                "SlowDown",
-                503,
-            )
-        return bucket.read_path(path)
-
-    box: list[Any] = []
-
-    @flow
-    def outer() -> None:
-        box.append(flaky_read(bucket, "k.json", return_state=True))
-
-    outer()
-
-    assert box[0].type is StateType.COMPLETED
-    assert box[0].result() == b"{}"
-    assert len(attempts) == 3
-    assert recorder.task_runs()[0].run_count == 3
