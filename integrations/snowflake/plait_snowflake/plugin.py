@@ -1,0 +1,1 @@
+"""Registers plait-snowflake with Plait."""
