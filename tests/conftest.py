@@ -20,6 +20,7 @@ pytest_plugins = [
     "fixtures.aws",
     "fixtures.gcp",
     "fixtures.postgres",
+    "fixtures.snowflake",
     "fixtures.runs",
     "pytester",
 ]

@@ -17,7 +17,7 @@ class Integration:
     module: str
     slugs: tuple[str, ...]  # its block types
     tasks: tuple[str, ...]
-    scheme: str  # the result storage URL scheme it registers
+    scheme: str | None  # the result storage URL scheme it registers, if any
 
     def __str__(self) -> str:
         return self.name
@@ -42,6 +42,14 @@ INTEGRATIONS = [
         ("gcp-credentials", "gcs-bucket"),
         ("gcs_upload", "gcs_download", "gcs_list_blobs", "gcs_copy", "gcs_delete"),
         "gs",
+    ),
+    Integration(
+        "snowflake",
+        "plait-snowflake",
+        "plait_snowflake",
+        ("snowflake-credentials", "snowflake-connector"),
+        ("snowflake_query", "snowflake_multiquery", "snowflake_query_pandas"),
+        None,
     ),
 ]
 
@@ -76,7 +84,7 @@ def test_an_integration_installs_from_source_and_registers_its_plugin(
     plugin = row(plugins, integration.name)
     assert plugin.split()[1:3] == [integration.package, "0.1.0"], plugins
     assert plugin.rstrip().endswith("ok"), plugins
-    for name in (*integration.slugs, *integration.tasks, integration.scheme):
+    for name in (*integration.slugs, *integration.tasks, integration.scheme or ""):
         assert name in plugins, f"{name!r} missing from plait plugins ls:\n{plugins}"
     assert "failed" not in plugins
 
