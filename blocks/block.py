@@ -13,23 +13,26 @@ import builtins
 import hashlib
 import inspect
 import json
+import os
 import re
+import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from plait.blocks import registry
-from plait.blocks.documents import SavedAs, build, mark_saved, plan
+from plait.blocks.documents import SavedAs, build, mark_saved, plan, split
 from plait.blocks.fields import SECRET_TYPES
 from plait.exceptions import BlockError
 
 if TYPE_CHECKING:
     from plait.store.blocks import BlockSchemaRecord, BlockTypeRecord
 
+T = TypeVar("T")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 CAPABILITIES = {  # method -> capability
     "read_path": "read-path",
@@ -303,6 +306,23 @@ class CredentialsBlock(Block, ABC):
     @abstractmethod
     def check(self) -> CheckResult:
         """Make one cheap authenticated call to the service and report the outcome."""
+
+    def cached_client(self, name: str, build: Callable[[], T]) -> T:
+        """The client ``build`` makes, built once per credentials (secrets included),
+        ``name`` and process: SDK clients are thread-safe and costly to build, but must not
+        cross a fork. Integrations use it for their ``get_client`` methods."""
+        key = (type(self).__qualname__, split(self).digest(), os.getpid(), name)
+        client = _clients.get(key)
+        if client is None:
+            with _clients_lock:
+                client = _clients.get(key)
+                if client is None:
+                    client = _clients[key] = build()
+        return client
+
+
+_clients: dict[tuple[str, str, int, str], Any] = {}
+_clients_lock = threading.Lock()
 
 
 def instance_list(method: Callable[..., Any]) -> hybridmethod:

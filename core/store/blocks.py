@@ -142,7 +142,7 @@ class BlockDocuments:
         if new.document_id is not None:
             condition = Documents.c.id == new.document_id
         else:
-            condition = (Documents.c.block_type_slug == slug) & (Documents.c.name == new.name)
+            condition = _named(slug, new.name)
         # FOR UPDATE (PostgreSQL): concurrent saves of one document take turns numbering
         # versions; SQLite's BEGIN IMMEDIATE already serialises writers.
         row = connection.execute(
@@ -215,8 +215,7 @@ class BlockDocuments:
 
     def read(self, slug: str, name: str, version: int | None = None) -> StoredVersion:
         """A saved document by type and name: its latest version, or ``version``."""
-        condition = (Documents.c.block_type_slug == slug) & (Documents.c.name == name)
-        return self._read(condition, version, f"{slug}/{name}")
+        return self._read(_named(slug, name), version, f"{slug}/{name}")
 
     def read_id(self, document_id: str, version: int | None = None) -> StoredVersion:
         """A saved document by id (how nested blocks refer to each other)."""
@@ -266,9 +265,7 @@ class BlockDocuments:
         """Every version of a saved document, oldest first, secrets decrypted."""
         with self.database.reading() as connection:
             document = connection.execute(
-                sa.select(Documents).where(
-                    Documents.c.block_type_slug == slug, Documents.c.name == name
-                )
+                sa.select(Documents).where(_named(slug, name))
             ).one_or_none()
             if document is None:
                 raise BlockNotFoundError(f"No saved block {slug}/{name}.")
@@ -309,9 +306,7 @@ class BlockDocuments:
         """The id of the saved document ``slug/name``, if there is one."""
         with self.database.reading() as connection:
             return connection.execute(
-                sa.select(Documents.c.id).where(
-                    Documents.c.block_type_slug == slug, Documents.c.name == name
-                )
+                sa.select(Documents.c.id).where(_named(slug, name))
             ).scalar_one_or_none()
 
     def anonymous_children(self, document_id: str) -> dict[str, str]:
@@ -353,9 +348,7 @@ class BlockDocuments:
         holds. Refused while another saved block uses it."""
         with self.database.writing() as connection:
             document = connection.execute(
-                sa.select(Documents).where(
-                    Documents.c.block_type_slug == slug, Documents.c.name == name
-                )
+                sa.select(Documents).where(_named(slug, name))
             ).one_or_none()
             if document is None:
                 raise BlockNotFoundError(f"No saved block {slug}/{name}.")
@@ -396,6 +389,11 @@ class BlockDocuments:
                     .values(secrets=new.encrypt(plain), key_fingerprint=new.current_fingerprint)
                 )
         return len(rows)
+
+
+def _named(slug: str, name: str) -> Any:
+    """The condition that picks the document ``slug/name``."""
+    return (Documents.c.block_type_slug == slug) & (Documents.c.name == name)
 
 
 def _upsert_type(connection: Connection, record: BlockTypeRecord, now: datetime) -> None:

@@ -3,18 +3,12 @@
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
-import threading
 from typing import Any
 
 from pydantic import Field, SecretStr
 
 from plait.blocks import CheckResult, CredentialsBlock
 from plait_aws.errors import aws_error
-
-_clients: dict[tuple[str, str], Any] = {}
-_clients_lock = threading.Lock()
 
 
 class AwsCredentials(CredentialsBlock):
@@ -89,16 +83,10 @@ class AwsCredentials(CredentialsBlock):
     def get_client(self, service: str) -> Any:
         """A boto3 client for ``service``, cached per credentials (clients are thread-safe
         and costly to build)."""
-        key = (self._fingerprint(), service)
-        client = _clients.get(key)
-        if client is None:
-            with _clients_lock:
-                client = _clients.get(key)
-                if client is None:
-                    session = self.get_boto3_session()
-                    client = session.client(service, endpoint_url=self.endpoint_url)
-                    _clients[key] = client
-        return client
+        return self.cached_client(
+            service,
+            lambda: self.get_boto3_session().client(service, endpoint_url=self.endpoint_url),
+        )
 
     def check(self) -> CheckResult:
         """STS ``GetCallerIdentity`` (with an ``endpoint_url``: S3 ``ListBuckets``)."""
@@ -116,12 +104,6 @@ class AwsCredentials(CredentialsBlock):
         except Exception as exc:
             raise aws_error(exc, "STS GetCallerIdentity") from None
         return f"authenticated as {identity['Arn']}"
-
-    def _fingerprint(self) -> str:
-        """A digest of every field, secrets included, to tell credentials apart."""
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        text = json.dumps(values, default=_reveal, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _reveal(value: Any) -> Any:

@@ -8,24 +8,18 @@ key that is not PEM), never a value.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from pydantic import Field, Secret, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from plait.blocks import CheckResult, CredentialsBlock, SecretDict
 from plait_gcp.errors import GcpError, gcp_error
 
 REQUIRED_KEY_FIELDS = ("client_email", "private_key", "token_uri")
 """The fields of a service account key that google-auth needs."""
-
-_clients: dict[str, Any] = {}
-_clients_lock = threading.Lock()
 
 
 class GcpCredentials(CredentialsBlock):
@@ -139,15 +133,7 @@ class GcpCredentials(CredentialsBlock):
         """A ``google.cloud.storage.Client`` for these credentials and ``project``, cached
         per credentials and process (clients are thread-safe and costly to build, but must
         not cross a fork)."""
-        key = f"{os.getpid()}:{self._fingerprint()}"
-        client = _clients.get(key)
-        if client is None:
-            with _clients_lock:
-                client = _clients.get(key)
-                if client is None:
-                    client = self._new_storage_client()
-                    _clients[key] = client
-        return client
+        return self.cached_client("storage", self._new_storage_client)
 
     def _new_storage_client(self) -> Any:
         from google.cloud import storage
@@ -178,16 +164,6 @@ class GcpCredentials(CredentialsBlock):
         except Exception as exc:
             raise gcp_error(exc, f"Listing buckets{at}", project=client.project) from None
         return f"listed {len(buckets)} buckets in project {client.project!r}{at}"
-
-    def _fingerprint(self) -> str:
-        """A digest of every field, secrets included, to tell credentials apart."""
-        values = {name: getattr(self, name) for name in type(self).model_fields}
-        text = json.dumps(values, default=_reveal, sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()
-
-
-def _reveal(value: Any) -> Any:
-    return value.get_secret_value() if isinstance(value, Secret) else value
 
 
 def _read_key_file(path: str) -> Any:
