@@ -7,7 +7,7 @@ token = Secret.load("api-token").get()      # anywhere, in any flow
 """
 
 from plait.blocks.block import Block, CheckResult, CredentialsBlock
-from plait.blocks.credentials import Secret
+from plait.blocks.credentials import DatabaseCredentials, Secret
 from plait.blocks.fields import SecretDict
 from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
 from plait.blocks.notifications import Email, NotificationBlock, Webhook
@@ -17,6 +17,7 @@ __all__ = [
     "Block",
     "CheckResult",
     "CredentialsBlock",
+    "DatabaseCredentials",
     "Email",
     "LocalFileSystem",
     "NotificationBlock",

@@ -11,9 +11,9 @@ from plait.hookspecs import hookimpl
 
 @hookimpl
 def plait_block_types() -> Sequence[type]:
-    from plait.blocks import Email, LocalFileSystem, Secret, Webhook
+    from plait.blocks import DatabaseCredentials, Email, LocalFileSystem, Secret, Webhook
 
-    return [Secret, LocalFileSystem, Webhook, Email]
+    return [Secret, DatabaseCredentials, LocalFileSystem, Webhook, Email]
 
 
 @hookimpl

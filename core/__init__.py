@@ -27,6 +27,8 @@ from plait.exceptions import (
 from plait.flows import Flow, flow
 from plait.futures import PlaitFuture, PlaitFutureList, as_completed, wait
 from plait.logs import get_run_logger
+from plait.observed import ObservedTaskRun
+from plait.results import write_artifact
 from plait.states import (
     Cached,
     Cancelled,
@@ -37,6 +39,7 @@ from plait.states import (
     Retrying,
     Running,
     Scheduled,
+    Skipped,
     State,
     StateType,
     TimedOut,
@@ -69,6 +72,7 @@ __all__ = [
     "InvalidOptionError",
     "MappingLengthError",
     "MissingContextError",
+    "ObservedTaskRun",
     "ParameterError",
     "Pending",
     "PlaitError",
@@ -79,6 +83,7 @@ __all__ = [
     "RunTimeoutError",
     "Running",
     "Scheduled",
+    "Skipped",
     "State",
     "StateType",
     "Task",
@@ -96,4 +101,5 @@ __all__ = [
     "task",
     "unmapped",
     "wait",
+    "write_artifact",
 ]

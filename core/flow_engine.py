@@ -105,7 +105,7 @@ def _record_for_retry(
     flow: Flow, parameters: dict[str, Any]
 ) -> tuple[str | None, dict[str, Any] | None]:
     """What ``plait flow-run retry`` needs to run a top-level flow run again: where to import
-    the flow from, and its parameters (stored with cloudpickle beside its results). A flow
+    the flow from, and its parameters (stored encrypted beside its results). A flow
     defined inside a function cannot be imported again, so it gets neither."""
     entrypoint = _entrypoint(flow)
     if entrypoint is None:

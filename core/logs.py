@@ -104,19 +104,20 @@ _RUN_LOGGERS = {
 }
 
 
-def run_logger(run: Run) -> logging.LoggerAdapter[Any]:
+def run_logger(run: Run, flow_run_name: str | None = None) -> logging.LoggerAdapter[Any]:
     """A logger whose records carry the ids and names of ``run`` and of its flow run.
 
     Records get ``flow_run_id``, ``flow_run_name``, ``task_run_id`` and ``task_run_name``
     attributes (None where they do not apply, or where the flow run's name is unknown, as in
-    a worker process).
+    a worker process). A task run's flow run name is read from the context unless given.
     """
     if run.kind == "flow":
         extra = {"flow_run_id": run.id, "flow_run_name": run.name}
         extra.update(task_run_id=None, task_run_name=None)
         return logging.LoggerAdapter(_RUN_LOGGERS["flow"], extra)
-    flow_context = flow_run_var.get()
-    flow_run_name = flow_context.flow_run.name if flow_context is not None else None
+    if flow_run_name is None:
+        flow_context = flow_run_var.get()
+        flow_run_name = flow_context.flow_run.name if flow_context is not None else None
     extra = {"flow_run_id": run.flow_run_id, "flow_run_name": flow_run_name}
     extra.update(task_run_id=run.id, task_run_name=run.name)
     return logging.LoggerAdapter(_RUN_LOGGERS["task"], extra)

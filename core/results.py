@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plait.context import flow_run_var
-from plait.exceptions import InvalidOptionError, PlaitError
+from plait.exceptions import InvalidOptionError, MissingContextError, PlaitError
 
 if TYPE_CHECKING:  # plait.serializers loads on first use: import plait stays light
     from plait.serializers import Serializer
@@ -118,9 +118,24 @@ class ResultOptions:
         return self._storage
 
 
+def write_artifact(name: str, value: Any) -> ResultRef:
+    """Keep ``value`` (JSON data: a report, a tool's output files) with the results of the
+    flow run in progress, at ``artifacts/<flow run id>/<name>`` in the flow's result storage.
+    ``ResultRef.load()`` reads it back; the file is the JSON after a one-line header."""
+    context = flow_run_var.get()
+    if context is None:
+        raise MissingContextError(
+            f"write_artifact({name!r}) keeps files with a flow run's results; call it inside a "
+            "flow."
+        )
+    path = f"artifacts/{context.flow_run.id}/{name}"
+    return context.flow.results.write(value, path, _resolve_serializer("json", name))
+
+
 def parameter_serializer() -> Serializer:
-    """How flow parameters are stored for ``plait flow-run retry``: cloudpickle."""
-    return _resolve_serializer("cloudpickle", "flow parameters")
+    """How flow parameters are stored for ``plait flow-run retry``: cloudpickle, encrypted,
+    since a parameter may be a block holding secrets."""
+    return _resolve_serializer("cloudpickle-encrypted", "flow parameters")
 
 
 def _resolve_serializer(value: Any, owner: str) -> Serializer:

@@ -172,9 +172,31 @@ class JsonSerializer(Serializer):
         return json.loads(body.decode("utf-8", "surrogatepass"), object_hook=_from_json)
 
 
+class EncryptedCloudpickleSerializer(CloudpickleSerializer):
+    """cloudpickle, encrypted with the key that protects saved blocks (``PLAIT_ENCRYPTION_KEY``
+    or ``$PLAIT_HOME/encryption.key``): for values that may hold secrets, such as a flow's
+    parameters kept for ``plait flow-run retry``. Reading needs the same key."""
+
+    name = "cloudpickle-encrypted"
+
+    def encode(self, value: Any) -> bytes:
+        return _keyring().encrypt(super().encode(value)).encode("ascii")
+
+    def decode(self, body: bytes) -> Any:
+        return super().decode(_keyring().decrypt(body.decode("ascii"), None, "a stored value"))
+
+
+def _keyring() -> Any:
+    from plait.encryption import load_keyring
+    from plait.settings import load_settings
+
+    return load_keyring(load_settings())
+
+
 SERIALIZERS: dict[str, type[Serializer]] = {
     "pickle": PickleSerializer,
     "cloudpickle": CloudpickleSerializer,
+    "cloudpickle-encrypted": EncryptedCloudpickleSerializer,
     "json": JsonSerializer,
 }
 """The serializers ``resolve_serializer`` and ``loads_any`` know by name."""

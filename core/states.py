@@ -20,6 +20,7 @@ class StateType(enum.Enum):
     TIMED_OUT = "TimedOut"
     CRASHED = "Crashed"
     CANCELLED = "Cancelled"
+    SKIPPED = "Skipped"
 
 
 FINAL_TYPES = frozenset(
@@ -30,6 +31,7 @@ FINAL_TYPES = frozenset(
         StateType.TIMED_OUT,
         StateType.CRASHED,
         StateType.CANCELLED,
+        StateType.SKIPPED,
     }
 )
 FINAL_NAMES = frozenset(t.value for t in FINAL_TYPES)  # as journaled and stored
@@ -152,11 +154,15 @@ class State:
     def is_cancelled(self) -> bool:
         return self.type is StateType.CANCELLED
 
+    def is_skipped(self) -> bool:
+        return self.type is StateType.SKIPPED
+
     def is_final(self) -> bool:
         return self.type in FINAL_TYPES
 
     def is_unsuccessful(self) -> bool:
-        """True for final states without a result: failed, timed out, crashed, cancelled."""
+        """True for final states without a result: failed, timed out, crashed, cancelled,
+        skipped."""
         return self.type in UNSUCCESSFUL_TYPES
 
     def __repr__(self) -> str:
@@ -201,3 +207,9 @@ def Crashed(data: BaseException | None = None, message: str | None = None) -> St
 
 def Cancelled(data: BaseException | None = None, message: str | None = None) -> State:
     return State(StateType.CANCELLED, message, data)
+
+
+def Skipped(message: str | None = None) -> State:
+    """Never ran because something it depends on did not succeed (a dbt node downstream of
+    a failure, say). Final, and without a result."""
+    return State(StateType.SKIPPED, message)

@@ -28,6 +28,7 @@ STATE_STYLES = {
     StateType.TIMED_OUT: "red",
     StateType.CRASHED: "magenta",
     StateType.CANCELLED: "bright_black",
+    StateType.SKIPPED: "yellow",
 }
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

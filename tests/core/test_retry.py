@@ -15,11 +15,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from fixtures.files import files_in
 from typer.testing import CliRunner
 
 from plait import StateType, flow, task
+from plait.blocks import Secret
 from plait.cli import app
 from plait.client import FlowRunRecord, get_client
+from plait.results import ResultRef
 
 PLAIT = Path(sys.executable).parent / "plait"
 
@@ -444,3 +447,20 @@ def test_an_unknown_id_cannot_be_retried(store):
     assert result.exit_code == 1
     assert "No flow run has an id starting with '0123abcd'" in result.output
     assert "plait flow-run ls" in result.output
+
+
+@flow
+def uses_a_secret(token: Secret) -> int:
+    return len(token.get())
+
+
+def test_parameters_kept_for_retries_are_encrypted(store, tmp_path):
+    assert uses_a_secret(Secret(value="hunter2-parameter-secret")) == 24
+    run = _only_run("uses_a_secret")
+    assert run.parameters_ref is not None
+    assert run.parameters == {"token": "Secret(value=SecretStr('**********'))"}
+
+    home = Path(os.environ["PLAIT_HOME"])
+    assert not [p for p, data in files_in(home).items() if b"hunter2-parameter-secret" in data]
+    [stored] = ResultRef.from_json(run.parameters_ref).load().values()
+    assert stored.get() == "hunter2-parameter-secret"

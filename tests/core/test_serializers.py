@@ -246,7 +246,7 @@ def test_loads_follows_the_header_when_compression_differs():
         (b"plait:\xffjson\n{}", "not a stored Plait result"),
         (
             b"plait:yaml\na: 1",
-            r"unknown serializer 'yaml' \(known: 'pickle', 'cloudpickle', 'json'\)",
+            r"unknown serializer 'yaml' \(known: 'pickle', 'cloudpickle', 'cloudpickle-encrypted', 'json'\)",
         ),
         (b"plait:json:zip\n{}", r"unknown compression 'zip'"),
         (b"plait:json:gzip\nnot gzip at all", r"could not be decompressed with gzip"),
@@ -354,3 +354,17 @@ def test_importing_serializers_loads_no_pydantic_cloudpickle_or_compression():
 
 def test_import_plait_does_not_import_serializers():
     assert _run("import plait; print(json.dumps('plait.serializers' in sys.modules))") is False
+
+
+def test_encrypted_cloudpickle_hides_the_value_and_needs_the_same_key(monkeypatch):
+    from cryptography.fernet import Fernet
+
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    data = resolve_serializer("cloudpickle-encrypted", "flow parameters").dumps({"pw": "s3cr3t"})
+
+    assert data.startswith(b"plait:cloudpickle-encrypted\n")
+    assert b"s3cr3t" not in data
+    assert loads_any(data) == {"pw": "s3cr3t"}
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    with pytest.raises(SerializationError, match="Cannot decrypt the secrets of a stored value"):
+        loads_any(data)
