@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 pytest_plugins = [
     "fixtures.servers",  # first: fixtures.gcp imports its helpers
     "fixtures.aws",
+    "fixtures.dbt",
     "fixtures.gcp",
     "fixtures.postgres",
     "fixtures.snowflake",

@@ -51,6 +51,14 @@ INTEGRATIONS = [
         ("snowflake_query", "snowflake_multiquery", "snowflake_query_pandas"),
         None,
     ),
+    Integration(
+        "dbt",
+        "plait-dbt",
+        "plait_dbt",
+        ("dbt-project", "dbt-cli-profile", "duckdb-target-configs", "postgres-target-configs"),
+        ("run_dbt",),
+        None,
+    ),
 ]
 
 

@@ -48,6 +48,7 @@ class TargetConfigs(Block, ABC):
 class DuckDBTargetConfigs(TargetConfigs):
     """A DuckDB database file (or ``:memory:``) as a dbt target, for dbt-duckdb."""
 
+    _block_type_slug = "duckdb-target-configs"
     _documentation_url = DOCS
     _code_example = """
         from plait_dbt import DbtCliProfile, DuckDBTargetConfigs
