@@ -33,6 +33,7 @@ bench: $(SYNCED)
 	$(RUN) python bench/overhead.py
 	$(RUN) python bench/blocks.py
 	$(RUN) python bench/results.py
+	$(RUN) python bench/node_overhead.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

@@ -47,8 +47,11 @@ class Secret(CredentialsBlock):
 
 class DatabaseCredentials(CredentialsBlock):
     """Where and how to reach a SQL database: a SQLAlchemy driver, host, port, user, password
-    and database. Tasks get a SQLAlchemy URL or engine from it, and plait-dbt builds dbt
-    profiles from it, so every tool uses the same saved, encrypted password."""
+    and database.
+
+    Tasks get a SQLAlchemy URL or engine from it, and integrations build their own
+    connection settings from it (dbt profiles, say), so every tool uses the same saved,
+    encrypted password."""
 
     _documentation_url = "https://plait.dev/docs/blocks#standard-blocks"
     _code_example = """

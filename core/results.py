@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from plait.context import flow_run_var
-from plait.exceptions import InvalidOptionError, MissingContextError, PlaitError
+from plait.exceptions import InvalidOptionError, MissingContextError, ParameterError, PlaitError
 
 if TYPE_CHECKING:  # plait.serializers loads on first use: import plait stays light
     from plait.serializers import Serializer
@@ -122,11 +122,17 @@ def write_artifact(name: str, value: Any) -> ResultRef:
     """Keep ``value`` (JSON data: a report, a tool's output files) with the results of the
     flow run in progress, at ``artifacts/<flow run id>/<name>`` in the flow's result storage.
     ``ResultRef.load()`` reads it back; the file is the JSON after a one-line header."""
+    if not isinstance(name, str) or any(part in ("", ".", "..") for part in name.split("/")):
+        raise ParameterError(
+            f"write_artifact({name!r}): give a relative path inside the flow run's artifacts, "
+            "such as 'report.json' or 'dbt/run_results.json', without empty, '.' or '..' parts."
+        )
     context = flow_run_var.get()
     if context is None:
         raise MissingContextError(
-            f"write_artifact({name!r}) keeps files with a flow run's results; call it inside a "
-            "flow."
+            f"write_artifact({name!r}) keeps files with a flow run's results, so it needs the "
+            "flow run: call it in a flow, or in a task running in the flow's process (not on a "
+            "process pool's or a cluster's worker)."
         )
     path = f"artifacts/{context.flow_run.id}/{name}"
     return context.flow.results.write(value, path, _resolve_serializer("json", name))

@@ -20,6 +20,18 @@ def _standard_examples() -> dict[str, Callable[[], list[Block]]]:
             blocks.Secret(value="s3cr3t-t0ken-conformance"),
             blocks.Secret(value={"user": "ada", "password": "correct-horse-battery"}),
         ],
+        "DatabaseCredentials": lambda: [
+            blocks.DatabaseCredentials(
+                driver="postgresql+psycopg",
+                host="db.example.com",
+                port=5432,
+                user="analytics",
+                password="warehouse-pa55word-conformance",
+                database="warehouse",
+                query={"sslmode": "require"},
+            ),
+            blocks.DatabaseCredentials(driver="sqlite", database="/tmp/plait-conformance.db"),
+        ],
         "LocalFileSystem": lambda: [blocks.LocalFileSystem(basepath="/tmp/plait-conformance")],
         "Webhook": lambda: [
             blocks.Webhook(

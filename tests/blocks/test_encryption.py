@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from fixtures.files import database_bytes
 from pydantic import SecretBytes, SecretStr
 
 from plait.blocks import Block, SecretDict
@@ -40,12 +41,6 @@ def vault(password: str = PASSWORD) -> VaultCredentials:
 
 def key_file() -> Path:
     return load_settings().home / "encryption.key"
-
-
-def database_bytes() -> bytes:
-    """Every byte SQLite has written: the database file and its write-ahead log."""
-    path = load_settings().database_path
-    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
 
 
 def test_secrets_are_encrypted_in_the_raw_database():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import subprocess
 import sys
 from pathlib import Path
 
+from fixtures.runs import modules_loaded_by
 from typer.testing import CliRunner
 
 import plait
@@ -34,23 +34,12 @@ STORE = ("sqlalchemy", "alembic", "cryptography", "httpx", "pluggy")
 HEAVY = ("pydantic", "pydantic_settings", "rich", "typer", "cloudpickle", "multiprocessing", *STORE)
 
 
-def _modules_loaded_by(statement: str, families: tuple[str, ...]) -> list[str]:
-    code = (
-        f"import sys, json; {statement}; "
-        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {families!r})))"
-    )
-    output = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True
-    )
-    return json.loads(output.stdout)
-
-
 def test_import_plait_loads_no_heavy_modules():
-    assert _modules_loaded_by("import plait", HEAVY) == []
+    assert modules_loaded_by("import plait", HEAVY) == []
 
 
 def test_import_plait_blocks_loads_no_store_encryption_or_http_modules():
-    assert _modules_loaded_by("import plait.blocks", STORE) == []
+    assert modules_loaded_by("import plait.blocks", STORE) == []
 
 
 def test_hookimpl_is_exported_lazily():
@@ -66,4 +55,4 @@ def test_the_blocks_package_is_importable_from_its_own_folder():
 def test_the_cli_starts_without_the_store_or_encryption_modules():
     """Commands that do not read the store (version, --help, block types, plugins ls) should
     not pay for importing SQLAlchemy."""
-    assert _modules_loaded_by("import plait.cli", ("sqlalchemy", "alembic", "cryptography")) == []
+    assert modules_loaded_by("import plait.cli", ("sqlalchemy", "alembic", "cryptography")) == []

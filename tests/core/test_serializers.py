@@ -246,7 +246,8 @@ def test_loads_follows_the_header_when_compression_differs():
         (b"plait:\xffjson\n{}", "not a stored Plait result"),
         (
             b"plait:yaml\na: 1",
-            r"unknown serializer 'yaml' \(known: 'pickle', 'cloudpickle', 'cloudpickle-encrypted', 'json'\)",
+            r"unknown serializer 'yaml' \(known: 'pickle', 'cloudpickle', "
+            r"'cloudpickle-encrypted', 'json'\)",
         ),
         (b"plait:json:zip\n{}", r"unknown compression 'zip'"),
         (b"plait:json:gzip\nnot gzip at all", r"could not be decompressed with gzip"),
@@ -304,7 +305,7 @@ def test_resolve_serializer_rejects_bad_input(value):
     message = str(caught.value)
     assert message.startswith("Task 'transform': result_serializer must be")
     assert f"got {value!r}." in message
-    assert "'pickle', 'cloudpickle', 'json'" in message
+    assert "'pickle', 'cloudpickle', 'cloudpickle-encrypted', 'json'" in message
     assert "'gzip', 'zlib', 'bz2', 'lzma'" in message
 
 

@@ -19,6 +19,7 @@ from plait import (
     Retrying,
     Running,
     Scheduled,
+    Skipped,
     StateType,
     TimedOut,
 )
@@ -29,7 +30,7 @@ def test_every_state_type_has_a_constructor_with_timestamp_and_message():
     states = [
         Scheduled("s"), Pending("p"), Running("r"), Retrying("re"), Completed(1, "c"),
         Cached(1, "ca"), Failed(ValueError(), "f"), TimedOut(None, "t"), Crashed(None, "cr"),
-        Cancelled(None, "x"),
+        Cancelled(None, "x"), Skipped("sk"),
     ]  # fmt: skip
     assert [s.type for s in states] == list(StateType)
     assert all(s.timestamp >= before and s.message for s in states)

@@ -12,6 +12,7 @@ import pytest
 import yaml
 from fixtures.dbt import FAILING_TEST, PG_PASSWORD, postgres_credentials, query
 from fixtures.files import files_in
+from fixtures.runs import modules_loaded_by
 
 from plait.blocks import DatabaseCredentials
 from plait.client import get_client
@@ -171,6 +172,10 @@ def test_snowflake_target_configs_log_in_with_the_connector_s_credentials():
     no_schema = SNOWFLAKE.model_copy(update={"schema_name": None})
     with pytest.raises(ValueError, match="schema is not set here nor on the connector"):
         SnowflakeTargetConfigs(connector=no_schema)
+
+
+def test_importing_plait_dbt_leaves_dbt_unloaded_until_a_run():
+    assert modules_loaded_by("import plait_dbt, plait_dbt.plugin", ("dbt", "yaml")) == []
 
 
 class TestDbtBlocks(BlockConformance):
