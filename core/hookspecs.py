@@ -31,6 +31,7 @@ import pluggy
 if TYPE_CHECKING:
     import typer
 
+    from plait.flows import Flow
     from plait.task_runners import TaskRunner
     from plait.tasks import Task
 
@@ -50,8 +51,9 @@ def plait_block_types() -> Sequence[type]:
 
 
 @hookspec
-def plait_tasks() -> Sequence[Task]:
-    """The prebuilt tasks (``@plait.task`` objects) this plugin provides, for discovery:
+def plait_tasks() -> Sequence[Task | Flow]:
+    """The prebuilt tasks (``@plait.task`` objects, or ``@plait.flow`` objects for work made of
+    many task runs, like plait-dbt's ``run_dbt``) this plugin provides, for discovery:
     ``plait plugins ls`` lists them. Users import them from the plugin's package as usual."""
 
 

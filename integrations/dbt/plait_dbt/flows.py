@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Sequence
+from functools import partial
 from typing import Any, Literal
 
 from plait import flow, get_run_context, get_run_logger, write_artifact
 from plait_dbt.errors import DbtError, DbtRunError
-from plait_dbt.node_runs import NodeRuns
+from plait_dbt.node_runs import NodeRuns, log_event
 from plait_dbt.project import DbtProject
 from plait_dbt.results import DbtRunResult
 
@@ -47,30 +49,34 @@ def run_dbt(
 
     ``select`` and ``exclude`` take dbt's selection syntax (a string or a list), ``vars`` the
     project variables. ``retry_failed=True`` runs ``dbt retry``: only the nodes that failed or
-    were skipped in the project's last invocation. ``run_results.json`` and ``manifest.json``
-    are kept with the flow run's results (``DbtRunResult.artifacts``). Raises ``DbtRunError``
-    naming each failed node when any node fails.
+    were skipped in the project's last invocation, with its command, selection and vars.
+    ``run_results.json`` and ``manifest.json`` are kept with the flow run's results
+    (``DbtRunResult.artifacts``). Raises ``DbtRunError`` naming each failed node when any node
+    fails.
     """
-    if retry_failed and (select or exclude or full_refresh):
+    if retry_failed and (select or exclude or vars or full_refresh):
         raise DbtError(
             "run_dbt: retry_failed=True reruns what failed in the last invocation, with that "
-            "invocation's selection and flags; leave select, exclude and full_refresh unset."
+            "invocation's command, selection, vars and flags; leave select, exclude, vars and "
+            "full_refresh unset."
         )
     logger = get_run_logger()
-    nodes_seen_by = get_run_context()
-    args = ["retry"] if retry_failed else [command, *_options(select, exclude, vars, full_refresh)]
+    context = get_run_context()  # the node runs belong to this flow run
     with _dbt, project.cli_args() as project_args:
         if retry_failed:
-            _check_previous_run(project)
-        manifest = _parse([*project_args, *QUIET])
-        nodes = NodeRuns(manifest, nodes_seen_by, logger)
+            args = ["retry"]
+            vars = _previous_run(project)["args"].get("vars")  # what dbt retry will use
+        else:
+            args = [command, *_selection(select, exclude), *(["--full-refresh"] * full_refresh)]
+        dbt_args = [*project_args, *(["--vars", json.dumps(vars)] if vars else []), *QUIET]
+        manifest = _parse(dbt_args, logger)
+        nodes = NodeRuns(manifest, context, logger)
         from dbt.cli.main import dbtRunner
 
-        outcome = dbtRunner(manifest=manifest, callbacks=[nodes]).invoke(
-            [*args, *project_args, *QUIET]
-        )
+        outcome = dbtRunner(manifest=manifest, callbacks=[nodes]).invoke([*args, *dbt_args])
         node_results = nodes.close()
-    result = DbtRunResult(args[0], outcome.success, node_results, _keep_artifacts(project))
+    artifacts = _keep_artifacts(project, nodes.invocation_id)
+    result = DbtRunResult(args[0], outcome.success, node_results, artifacts)
     if outcome.exception is not None:
         raise DbtRunError(f"dbt {args[0]} could not run: {outcome.exception}", result)
     if not outcome.success:
@@ -79,46 +85,54 @@ def run_dbt(
     return result
 
 
-def _options(select: Selection, exclude: Selection, vars: Any, full_refresh: bool) -> list[str]:
+def _selection(select: Selection, exclude: Selection) -> list[str]:
     args: list[str] = []
     for flag, value in (("--select", select), ("--exclude", exclude)):
         if value:
             args += [flag, *([value] if isinstance(value, str) else value)]
-    if vars:
-        args += ["--vars", json.dumps(vars)]
-    if full_refresh:
-        args.append("--full-refresh")
     return args
 
 
-def _parse(args: Sequence[str]) -> Any:
-    """The project's manifest (dbt's ``parse``), for the dependencies between nodes."""
+def _parse(args: Sequence[str], logger: logging.LoggerAdapter[Any]) -> Any:
+    """The project's manifest (dbt's ``parse``), for the dependencies between nodes. Its
+    warnings (deprecations, unused configuration) go to the flow run's logs."""
     from dbt.cli.main import dbtRunner
 
-    outcome = dbtRunner().invoke(["parse", *args])
+    warnings = partial(log_event, logger, minimum=logging.WARNING)
+    outcome = dbtRunner(callbacks=[warnings]).invoke(["parse", *args])
     if not outcome.success:
         raise DbtError(f"dbt could not parse the project: {outcome.exception}")
     return outcome.result
 
 
-def _check_previous_run(project: DbtProject) -> None:
-    if not (project.target_path() / "run_results.json").is_file():
+def _previous_run(project: DbtProject) -> dict[str, Any]:
+    """The last invocation's ``run_results.json``, which ``dbt retry`` reruns."""
+    path = project.target_path() / "run_results.json"
+    if not path.is_file():
         raise DbtError(
-            f"run_dbt: retry_failed=True, but {project.target_path()} holds no "
-            "run_results.json, so there is nothing to retry; run it without retry_failed first."
+            f"run_dbt: retry_failed=True, but {path.parent} holds no run_results.json, so "
+            "there is nothing to retry; run it without retry_failed first."
         )
+    return json.loads(path.read_bytes())
 
 
-def _keep_artifacts(project: DbtProject) -> dict[str, Any]:
-    """``run_results.json`` and ``manifest.json``, kept with the flow run's results."""
+def _keep_artifacts(project: DbtProject, invocation_id: str | None) -> dict[str, Any]:
+    """``run_results.json`` and ``manifest.json``, kept with the flow run's results; a
+    ``run_results.json`` left by an earlier invocation (this one stopped before writing its
+    own) is not kept."""
     kept = {}
     for name in ARTIFACTS:
         path = project.target_path() / name
-        if path.is_file():
-            try:
-                kept[name] = write_artifact(f"dbt/{name}", json.loads(path.read_bytes()))
-            except Exception as exc:
-                get_run_logger().warning("dbt's %s was not kept: %s", name, exc)
+        if not path.is_file():
+            continue
+        try:
+            artifact = json.loads(path.read_bytes())
+            written_by = artifact.get("metadata", {}).get("invocation_id")
+            if name == "run_results.json" and written_by != invocation_id:
+                continue
+            kept[name] = write_artifact(f"dbt/{name}", artifact)
+        except Exception as exc:
+            get_run_logger().warning("dbt's %s was not kept: %s", name, exc)
     return kept
 
 

@@ -38,6 +38,7 @@ class NodeRuns:
         self._results: list[DbtNodeResult] = []
         self._failed: set[str] = set()
         self._lock = threading.Lock()
+        self.invocation_id: str | None = None  # dbt's id for the invocation, from its events
 
     def __call__(self, event: Any) -> None:
         try:
@@ -54,6 +55,7 @@ class NodeRuns:
         return tuple(self._results)
 
     def _handle(self, event: Any) -> None:
+        self.invocation_id = event.info.invocation_id
         kind = event.info.name
         node_info = getattr(event.data, "node_info", None)
         unique_id = node_info.unique_id if node_info is not None else ""
@@ -62,10 +64,7 @@ class NodeRuns:
         run = self._runs.get(unique_id)
         if run is not None and run.state.is_pending() and kind in STARTED:
             run.start()
-        level = LEVELS.get(event.info.level, logging.INFO)
-        logger = run.logger if run is not None else self._logger
-        if event.info.msg and logger.isEnabledFor(level):
-            logger.log(level, event.info.msg)
+        log_event(run.logger if run is not None else self._logger, event)
         if kind == "NodeFinished" and run is not None:
             self._finish(unique_id, run, event.data.run_result)
 
@@ -132,6 +131,14 @@ class NodeRuns:
         if not blamed:
             return "skipped by dbt"
         return f"skipped: upstream {', '.join(blamed)} did not succeed"
+
+
+def log_event(logger: logging.LoggerAdapter[Any], event: Any, minimum: int = logging.DEBUG) -> None:
+    """Log dbt's line for ``event`` on ``logger``, at the event's level (if ``minimum`` or
+    above)."""
+    level = LEVELS.get(event.info.level, logging.INFO)
+    if level >= minimum and event.info.msg and logger.isEnabledFor(level):
+        logger.log(level, event.info.msg)
 
 
 def _node_result(unique_id: str, run: ObservedTaskRun, outcome: Any) -> DbtNodeResult:

@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, JsonValue, model_validator
 
 from plait.blocks import Block, DatabaseCredentials
+from plait_dbt.errors import DbtError
 
 DOCS = "https://plait.dev/docs/integrations/dbt"
 
@@ -163,7 +164,17 @@ class DbtCliProfile(Block):
 
 def _literal(value: Any) -> Any:
     """``value`` kept from dbt's Jinja rendering of ``profiles.yml`` (a password may hold
-    ``{{``)."""
+    ``{{``), in nested lists and mappings too."""
+    if isinstance(value, dict):
+        return {key: _literal(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_literal(item) for item in value]
     if isinstance(value, str) and any(mark in value for mark in ("{{", "{%", "{#")):
+        if "endraw" in value:
+            raise DbtError(
+                "A setting of the dbt target holds both Jinja markers and 'endraw', which "
+                "cannot be passed through dbt's rendering of profiles.yml unchanged; change "
+                "that value."
+            )
         return "{% raw %}" + value + "{% endraw %}"
     return value

@@ -17,7 +17,7 @@ from plait_dbt.profiles import DOCS, DbtCliProfile
 class DbtProject(Block):
     """A dbt project (the directory holding ``dbt_project.yml``) and its profile: a
     ``DbtCliProfile`` block, a directory holding a ``profiles.yml``, or None for dbt's own
-    lookup (``DBT_PROFILES_DIR``, the project directory, ``~/.dbt``)."""
+    lookup (``DBT_PROFILES_DIR``, then the current directory, then ``~/.dbt``)."""
 
     _documentation_url = DOCS
     _code_example = """
@@ -31,7 +31,7 @@ class DbtProject(Block):
     profiles: DbtCliProfile | Path | None = Field(
         default=None,
         description="A DbtCliProfile block, or a directory holding profiles.yml; by default "
-        "dbt looks for profiles.yml itself.",
+        "dbt looks for profiles.yml itself (DBT_PROFILES_DIR, the current directory, ~/.dbt).",
     )
     target: str | None = Field(default=None, description="The target to use (dbt's --target).")
 

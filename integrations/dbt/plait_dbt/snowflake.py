@@ -3,6 +3,7 @@ module needs plait-snowflake (``pip install 'plait-dbt[snowflake]'``)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from pydantic import Field, model_validator
@@ -10,13 +11,15 @@ from pydantic import Field, model_validator
 from plait_dbt.profiles import DOCS, TargetConfigs
 from plait_snowflake import SnowflakeConnector
 
-_PLAIN = ("role", "host", "port", "protocol", "authenticator", "private_key_path")
-_SECRET = ("password", "private_key", "private_key_passphrase")
+_PLAIN = ("role", "host", "port", "protocol", "authenticator")
 
 
 class SnowflakeTargetConfigs(TargetConfigs):
     """A Snowflake database and schema as a dbt target, for dbt-snowflake, logging in with the
-    connector's ``SnowflakeCredentials``."""
+    connector's ``SnowflakeCredentials``.
+
+    A key pair reaches dbt as the decrypted key (base64 DER), read the way plait-snowflake
+    reads it, so every key form it accepts works here too."""
 
     _documentation_url = DOCS
     _code_example = """
@@ -62,11 +65,11 @@ class SnowflakeTargetConfigs(TargetConfigs):
             for name in _PLAIN
             if getattr(credentials, name) is not None
         )
-        settings.update(
-            (name, getattr(credentials, name).get_secret_value())
-            for name in _SECRET
-            if getattr(credentials, name) is not None
-        )
+        if credentials.password is not None:
+            settings["password"] = credentials.password.get_secret_value()
+        private_key = credentials.get_private_key()  # decrypted, as plait-snowflake reads it
+        if private_key is not None:
+            settings["private_key"] = base64.b64encode(private_key).decode("ascii")
         if credentials.token is not None:
             settings.update(authenticator="oauth", token=credentials.token.get_secret_value())
         return settings

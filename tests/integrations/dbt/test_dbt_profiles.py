@@ -152,6 +152,46 @@ def test_postgres_target_configs_need_postgres_credentials():
         PostgresTargetConfigs(credentials=no_host, schema="analytics")
 
 
+def test_jinja_looking_values_are_protected_at_any_depth():
+    configs = DuckDBTargetConfigs(
+        path="{{ a }}.duckdb", extensions=["{{ b }}"], extras={"settings": {"s": "{% c %}"}}
+    )
+    profile = DbtCliProfile(name="shop", target="dev", target_configs=configs)
+
+    output = profile.profiles()["shop"]["outputs"]["dev"]
+
+    assert output["path"] == "{% raw %}{{ a }}.duckdb{% endraw %}"
+    assert output["extensions"] == ["{% raw %}{{ b }}{% endraw %}"]
+    assert output["settings"] == {"s": "{% raw %}{% c %}{% endraw %}"}
+    configs.path = "{{ x }}{% endraw %}"
+    with pytest.raises(DbtError, match="holds both Jinja markers and 'endraw'"):
+        profile.profiles()
+
+
+def test_a_snowflake_key_pair_reaches_dbt_snowflake_as_a_key_it_reads():
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from dbt.adapters.snowflake.auth import private_key_from_string
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"key-passphrase"),
+    ).decode()
+    escaped = pem.strip().replace("\n", "\\n")  # as an environment variable holds it
+    credentials = SnowflakeCredentials(
+        account="a", user="u", private_key=escaped, private_key_passphrase="key-passphrase"
+    )
+    connector = SNOWFLAKE.model_copy(update={"credentials": credentials})
+
+    settings = SnowflakeTargetConfigs(connector=connector).output()
+
+    assert "private_key_passphrase" not in settings
+    loaded = private_key_from_string(settings["private_key"])
+    assert loaded.private_numbers() == key.private_numbers()
+
+
 def test_snowflake_target_configs_log_in_with_the_connector_s_credentials():
     target = SnowflakeTargetConfigs(connector=SNOWFLAKE, threads=8)
 

@@ -4,6 +4,8 @@ selection, artifacts and retries."""
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from fixtures.dbt import DOWNSTREAM_OF_FAILING_TEST, FAILING_TEST, fix_failing_test, query
 
@@ -199,9 +201,9 @@ def test_artifacts_are_kept_when_the_run_fails(store, shop):
     assert statuses[FAILING_TEST] == "fail"
 
 
-def test_retry_failed_reruns_only_what_failed_and_what_depends_on_it(store, shop):
+def test_retry_failed_reruns_only_what_failed_and_what_depends_on_it(store, shop, target_configs):
     with pytest.raises(DbtRunError):
-        run_dbt(shop)
+        run_dbt(shop, vars={"max_customer_id": 2})
     fix_failing_test(shop.project_dir)
 
     result = run_dbt(shop, retry_failed=True)
@@ -217,6 +219,11 @@ def test_retry_failed_reruns_only_what_failed_and_what_depends_on_it(store, shop
     runs = _task_runs(retry_run.id)
     assert sorted(runs) == sorted([FAILING_TEST, *DOWNSTREAM_OF_FAILING_TEST])
     assert {run.state for run in runs.values()} == {StateType.COMPLETED}
+    # dbt retry kept the first run's vars: Linus (id 3) is still left out
+    assert query(target_configs, "select name from {schema}.customer_totals order by 1") == [
+        ("Ada",),
+        ("Grace",),
+    ]
 
 
 def test_retry_failed_after_a_clean_run_runs_nothing(store, shop):
@@ -229,8 +236,9 @@ def test_retry_failed_after_a_clean_run_runs_nothing(store, shop):
 def test_retry_failed_needs_a_previous_run_and_no_selection(store, shop):
     with pytest.raises(DbtError, match=r"holds no run_results\.json, so there is nothing to retry"):
         run_dbt(shop, retry_failed=True)
-    with pytest.raises(DbtError, match="leave select, exclude and full_refresh unset"):
-        run_dbt(shop, retry_failed=True, select="orders")
+    for wrong in ({"select": "orders"}, {"vars": {"max_customer_id": 2}}):
+        with pytest.raises(DbtError, match="leave select, exclude, vars and full_refresh unset"):
+            run_dbt(shop, retry_failed=True, **wrong)
 
 
 @pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
@@ -257,3 +265,38 @@ def test_a_bad_command_is_refused_before_dbt_runs(store, shop):
 
     with pytest.raises(ParameterError, match="command"):
         run_dbt(shop, command="drop-everything")
+
+
+@pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
+def test_vars_reach_dbt_while_it_parses_the_project(store, shop):
+    extra = shop.project_dir / "models" / "extra.sql"
+    extra.write_text("{{ config(enabled=var('enable_extra', false)) }}\nselect 1 as one")
+
+    assert run_dbt(shop, select="extra").nodes == ()
+    result = run_dbt(shop, select="extra", vars={"enable_extra": True})
+
+    assert [node.unique_id for node in result.nodes] == ["model.shop.extra"]
+
+
+@pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
+def test_dbt_s_warnings_while_parsing_reach_the_flow_run_logs(store, shop):
+    project_file = shop.project_dir / "dbt_project.yml"
+    project_file.write_text(project_file.read_text() + "    nowhere:\n      +enabled: true\n")
+
+    run_dbt(shop, select="raw_orders")
+
+    logs = get_client().read_logs(_only_flow_run("dbt-build").id)
+    [warning] = [log for log in logs if log.level == logging.WARNING]
+    assert "do not apply to any resources" in warning.message
+    assert "models.shop.nowhere" in warning.message
+
+
+@pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
+def test_a_run_that_stops_early_keeps_no_stale_run_results(store, shop, tmp_path):
+    run_dbt(shop, command="seed")
+    shop.profiles.target_configs.path = str(tmp_path / "missing-dir" / "shop.duckdb")
+
+    with pytest.raises(DbtRunError, match="dbt seed could not run: ") as raised:
+        run_dbt(shop, command="seed")
+
+    assert sorted(raised.value.result.artifacts) == ["manifest.json"]
