@@ -73,7 +73,10 @@ def run_dbt(
         nodes = NodeRuns(manifest, context, logger)
         from dbt.cli.main import dbtRunner
 
-        outcome = dbtRunner(manifest=manifest, callbacks=[nodes]).invoke([*args, *dbt_args])
+        try:
+            outcome = dbtRunner(manifest=manifest, callbacks=[nodes]).invoke([*args, *dbt_args])
+        finally:
+            _release_connections()
         node_results = nodes.close()
     artifacts = _keep_artifacts(project, nodes.invocation_id)
     result = DbtRunResult(args[0], outcome.success, node_results, artifacts)
@@ -83,6 +86,18 @@ def run_dbt(
         raise DbtRunError(_failure_message(result), result)
     logger.info(result.summary())
     return result
+
+
+def _release_connections() -> None:
+    """Close what dbt's adapters keep open after an invocation: dbt-duckdb would otherwise
+    hold its database file, and DuckDB's lock on it, until the process exits."""
+    from dbt.adapters.factory import FACTORY
+
+    for adapter in list(FACTORY.adapters.values()):
+        adapter.cleanup_connections()
+        close_all = getattr(type(adapter.connections), "close_all_connections", None)
+        if close_all is not None:
+            close_all()
 
 
 def _selection(select: Selection, exclude: Selection) -> list[str]:

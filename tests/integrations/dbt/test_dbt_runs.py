@@ -5,6 +5,8 @@ selection, artifacts and retries."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 
 import pytest
 from fixtures.dbt import DOWNSTREAM_OF_FAILING_TEST, FAILING_TEST, fix_failing_test, query
@@ -300,3 +302,16 @@ def test_a_run_that_stops_early_keeps_no_stale_run_results(store, shop, tmp_path
         run_dbt(shop, command="seed")
 
     assert sorted(raised.value.result.artifacts) == ["manifest.json"]
+
+
+@pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
+def test_the_duckdb_file_is_free_for_other_processes_after_a_run(store, shop):
+    run_dbt(shop, select="raw_orders")
+
+    count = "import duckdb, sys; print(duckdb.connect(sys.argv[1]).sql('from raw_orders').shape)"
+    database = shop.profiles.target_configs.path
+    reader = subprocess.run(
+        [sys.executable, "-c", count, database], capture_output=True, text=True, timeout=60
+    )
+    assert reader.returncode == 0, reader.stderr
+    assert reader.stdout.strip() == "(4, 4)"
