@@ -10,7 +10,7 @@ from plait.blocks.block import Block, CheckResult, CredentialsBlock
 from plait.blocks.credentials import DatabaseCredentials, Secret
 from plait.blocks.fields import SecretDict
 from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
-from plait.blocks.notifications import Email, NotificationBlock, Webhook
+from plait.blocks.notifications import Email, NotificationBlock, RunNotice, Webhook
 from plait.blocks.object_storage import ObjectStorageBucket
 
 __all__ = [
@@ -23,6 +23,7 @@ __all__ = [
     "NotificationBlock",
     "ObjectStorageBucket",
     "ReadableFileSystem",
+    "RunNotice",
     "Secret",
     "SecretDict",
     "Webhook",

@@ -8,6 +8,7 @@ import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import parseaddr
 from typing import Any, Literal
@@ -40,13 +41,56 @@ class NotificationBlock(Block, ABC):
 
     def __call__(self, flow_or_task: Any, run: Any, state: Any) -> None:
         """Used as a state hook: notify about ``run`` entering ``state``."""
+        self.notify_run(RunNotice.of(flow_or_task, run, state))
+
+    def notify_run(self, notice: RunNotice) -> None:
+        """Send ``notice`` as plain text; channels with rich formatting override this."""
+        self.notify(notice.body(), subject=notice.subject)
+
+
+@dataclass(frozen=True)
+class RunNotice:
+    """What a state hook reports: which run of which flow or task entered which state, the
+    state's message, and how long the run took (None if it never started)."""
+
+    kind: str  # "Flow run" or "Task run"
+    run_name: str
+    owner: str  # the flow's or task's name
+    state: str
+    message: str | None
+    run_id: str
+    duration: float | None
+
+    @classmethod
+    def of(cls, flow_or_task: Any, run: Any, state: Any) -> RunNotice:
         kind = "Flow run" if getattr(run, "kind", "flow") == "flow" else "Task run"
-        subject = f"{kind} {run.name!r} of {flow_or_task.name!r} is {state.name}"
-        body = f"{subject}."
-        if state.message:
-            body += f"\n{state.message}"
-        body += f"\nRun id: {run.id}"
-        self.notify(body, subject=subject)
+        started = getattr(run, "started", None)
+        duration = None if started is None else (state.timestamp - started).total_seconds()
+        return cls(kind, run.name, flow_or_task.name, state.name, state.message, run.id, duration)
+
+    @property
+    def subject(self) -> str:
+        return f"{self.kind} {self.run_name!r} of {self.owner!r} is {self.state}"
+
+    def body(self) -> str:
+        lines = [f"{self.subject}."]
+        if self.message:
+            lines.append(self.message)
+        if self.duration is not None:
+            lines.append(f"Duration: {format_duration(self.duration)}")
+        lines.append(f"Run id: {self.run_id}")
+        return "\n".join(lines)
+
+
+def format_duration(seconds: float) -> str:
+    """``0.42s``, ``12.3s``, ``4m 05s``, ``2h 03m``."""
+    if seconds < 60:
+        return f"{seconds:.2f}s" if seconds < 10 else f"{seconds:.1f}s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {rest:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
 
 
 class Webhook(NotificationBlock):

@@ -6,12 +6,13 @@ import os
 import random
 import time
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, ClassVar
 
 from plait import journal
 from plait.journal import RunCreated, RunKind, RunResumed, StateChanged
-from plait.states import State
+from plait.states import State, StateType
 
 
 def new_id() -> str:
@@ -68,10 +69,13 @@ class Run:
     tags: tuple[str, ...]
     state: State
     run_count: int
+    started: datetime | None = field(default=None, kw_only=True)  # first Running, this attempt
 
     def set_state(self, state: State) -> State:
         """Enter ``state`` and journal the transition."""
         self.state = state
+        if self.started is None and state.type is StateType.RUNNING:
+            self.started = state.timestamp
         detail = None
         if state.is_unsuccessful() and isinstance(state.data, BaseException):
             detail = "".join(traceback.format_exception(state.data)).rstrip()
