@@ -21,6 +21,7 @@ pytest_plugins = [
     "fixtures.dbt",
     "fixtures.gcp",
     "fixtures.postgres",
+    "fixtures.slack",
     "fixtures.snowflake",
     "fixtures.runs",
     "pytester",

@@ -59,6 +59,14 @@ INTEGRATIONS = [
         ("run_dbt",),
         None,
     ),
+    Integration(
+        "slack",
+        "plait-slack",
+        "plait_slack",
+        ("slack-credentials", "slack-webhook"),
+        ("send_chat_message", "send_incoming_webhook_message", "upload_file"),
+        None,
+    ),
 ]
 
 
