@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
-from plait import flow
+from plait import flow, task
 from plait.blocks import Email, Webhook
+from plait.blocks.notifications import format_duration
 from plait.exceptions import BlockError
 
 TOKEN = "T0K3N-in-the-path"
@@ -125,6 +128,38 @@ def test_a_saved_webhook_is_a_flow_failure_hook(http_server, recorder):
     assert run.name in request.json["subject"]
     assert "Failed" in request.json["subject"]
     assert "the warehouse is down" in request.json["body"]
+    duration = re.search(r"^Duration: (\d+\.\d+)s$", request.json["body"], re.MULTILINE)
+    assert duration is not None
+    assert 0 <= float(duration[1]) < 60
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [(0.4213, "0.42s"), (12.34, "12.3s"), (245, "4m 05s"), (7380, "2h 03m")],
+)
+def test_durations_read_naturally(seconds, shown):
+    assert format_duration(seconds) == shown
+
+
+def test_a_run_that_never_started_has_no_duration(http_server):
+    @task(on_failure=[webhook_to(http_server)])
+    def never_runs(x: int) -> int:
+        return x
+
+    @flow
+    def pipeline() -> None:
+        never_runs(upstream_fails(return_state=True))
+
+    pipeline(return_state=True)
+
+    [request] = http_server.requests
+    assert "Task run 'never_runs-0' of 'never_runs' is Failed" in request.json["body"]
+    assert "Duration" not in request.json["body"]
+
+
+@task
+def upstream_fails() -> int:
+    raise ValueError("no input")
 
 
 # Email
