@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from plait.blocks import CheckResult, CredentialsBlock
 from plait_slack.errors import slack_error
+from plait_slack.sdk_logging import sdk_logger
 
 DOCS = "https://plait.dev/docs/integrations/slack"
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -39,7 +40,7 @@ class SlackCredentials(CredentialsBlock):
     @field_validator("token")
     @classmethod
     def _looks_like_a_token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip().startswith(("xox", "xapp-")):
+        if not value.get_secret_value().strip().startswith("xox"):
             raise ValueError(
                 "must be a Slack token: a bot token starts with xoxb-, a user token with xoxp- "
                 "(copy it from your app's OAuth & Permissions page)"
@@ -64,12 +65,14 @@ class SlackCredentials(CredentialsBlock):
         from slack_sdk.http_retry import default_retry_handlers
         from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
+        token = self.token.get_secret_value()
         handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(self.rate_limit_retries)]
         return WebClient(
-            token=self.token.get_secret_value(),
+            token=token,
             base_url=self.base_url or DEFAULT_BASE_URL,
             timeout=self.timeout_seconds,
             retry_handlers=handlers,
+            logger=sdk_logger(token),
         )
 
     def call(self, doing: str, method: str, **arguments: Any) -> Any:

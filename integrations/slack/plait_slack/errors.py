@@ -24,6 +24,9 @@ HINTS = {
     "(OAuth & Permissions) and reinstall",
     "ratelimited": "Slack kept rate-limiting the call after the retries (rate_limit_retries, "
     "each after Slack's Retry-After): send fewer messages, or allow more retries",
+    "rate_limited": "Slack kept rate-limiting the webhook after the retries "
+    "(rate_limit_retries, each after Slack's Retry-After): send fewer messages, or allow "
+    "more retries",
     "msg_too_long": "the message is too long: Slack takes up to 40,000 characters of text",
     "no_text": "give text or blocks",
     "invalid_blocks": "Slack rejected the blocks: check them with Block Kit Builder",
@@ -38,9 +41,7 @@ HINTS = {
     "channel_is_archived": "the webhook's channel is archived",
     "action_prohibited": "a workspace admin restricted posting to the webhook's channel",
 }
-NOT_TRANSIENT = frozenset({"ratelimited"})
-"""Rate limits are retried inside the call, after each Retry-After; past that budget,
-retrying the task at once would only be limited again."""
+NON_JSON = "Received a response in a non-JSON format"  # slack-sdk's "error" for such answers
 
 
 class SlackError(PlaitError):
@@ -70,22 +71,31 @@ class SlackError(PlaitError):
 
 
 def answer_error(doing: str, error: str, status: int | None) -> SlackError:
-    """The error for Slack answering ``error`` (its code) with HTTP ``status``."""
+    """The error for Slack answering ``error`` (its code) with HTTP ``status``. Only server
+    errors are transient: a rate limit (429) was already waited out inside the call,
+    ``rate_limit_retries`` times, and retrying at once would be limited again."""
     code = error or f"HTTP {status}"
     hint = HINTS.get(error)
     message = f"{doing} failed: Slack answered {code}" + (f": {hint}." if hint else ".")
-    transient = status is not None and status >= 500 and error not in NOT_TRANSIENT
+    transient = status is not None and status >= 500
     return SlackError(message, error or None, status, transient)
 
 
 def slack_error(exc: BaseException, doing: str, secrets: list[str]) -> SlackError:
     """``exc`` from slack-sdk as a ``SlackError`` with Slack's code and a hint; ``secrets``
     (the token, the webhook URL) are cut out of anything taken from the exception."""
+    from urllib.error import HTTPError
+
     from slack_sdk.errors import SlackApiError
 
     if isinstance(exc, SlackApiError):
         response = exc.response
-        return answer_error(doing, str(response.get("error") or ""), response.status_code)
+        error = str(response.get("error") or "")
+        if error.startswith(NON_JSON):  # a proxy's error page, not Slack's code
+            error = ""
+        return answer_error(doing, error, response.status_code)
+    if isinstance(exc, HTTPError):  # the file upload step answered with an error status
+        return answer_error(doing, "", exc.code)
     detail = f"{type(exc).__name__}: {exc}"
     for secret in secrets:
         if secret:

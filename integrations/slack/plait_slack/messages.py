@@ -9,6 +9,7 @@ from plait.blocks.notifications import format_duration
 
 SECTION_LIMIT = 3000  # characters in a section's text
 HEADER_LIMIT = 150
+FENCE = "`" * 3
 ICONS = {"Completed": ":white_check_mark:", "Cached": ":white_check_mark:",
          "Failed": ":x:", "TimedOut": ":hourglass:", "Crashed": ":boom:",
          "Cancelled": ":no_entry_sign:", "Skipped": ":fast_forward:"}  # fmt: skip
@@ -32,11 +33,23 @@ def notice_message(notice: RunNotice) -> dict[str, Any]:
         },
     ]
     if notice.message:
-        room = SECTION_LIMIT - 8
-        text = notice.message if len(notice.message) <= room else notice.message[: room - 1] + "…"
-        blocks.append({"type": "section", "text": mrkdwn(f"```{escape(text)}```")})
+        blocks.append({"type": "section", "text": mrkdwn(code_block(notice.message))})
     blocks.append({"type": "context", "elements": [mrkdwn(f"Run id `{notice.run_id}`")]})
     return {"text": f"{icon} {notice.subject}", "blocks": blocks}
+
+
+def code_block(text: str) -> str:
+    """``text`` as a mrkdwn code block within Slack's limit for a section (cut, with an
+    ellipsis, if longer; never inside an escaped character)."""
+    body = escape(text).replace(FENCE, "'" * 3)  # a fence inside would close the block
+    room = SECTION_LIMIT - 2 * len(FENCE)
+    if len(body) > room:
+        body = body[: room - 1]
+        entity = body.rfind("&")
+        if entity > len(body) - 5:  # an entity (&amp; &lt; &gt;) cut in two
+            body = body[:entity]
+        body += "…"
+    return f"{FENCE}{body}{FENCE}"
 
 
 def plain(text: str) -> dict[str, Any]:

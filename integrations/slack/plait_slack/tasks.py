@@ -10,6 +10,7 @@ Slack's code and a hint.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from plait_slack.credentials import SlackCredentials
     from plait_slack.webhook import SlackWebhook
 
+CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
 RETRY_OPTIONS: dict[str, Any] = retry_when(is_transient)
 """The retry options every task here is defined with."""
 
@@ -71,13 +73,19 @@ def upload_file(
     thread_ts: str | None = None,
     credentials: SlackCredentials,
 ) -> str:
-    """Share a file in ``channel``: ``content`` (bytes or text) or the local file at
+    """Share a file in ``channel`` (its ID, such as ``C0123ABCD``: Slack's upload API takes
+    no ``#name``): ``content`` (bytes or text) or the local file at
     ``path``, named ``filename`` (by default the path's name), with an optional ``title``
     and ``initial_comment``, in the thread of ``thread_ts`` if given. Returns the file's ID.
     Uses Slack's external upload (``files.getUploadURLExternal``, the upload, then
     ``files.completeUploadExternal``)."""
     if (content is None) == (path is None):
-        raise ValueError("upload_file: give content or path, not both.")
+        raise ValueError("upload_file: give either content or path (exactly one of them).")
+    if not CHANNEL_ID.fullmatch(channel):
+        raise ValueError(
+            f"upload_file: channel must be the channel's ID (such as C0123ABCD), not "
+            f"{channel!r}: Slack's file upload takes IDs only (see the channel's details)."
+        )
     if path is not None:
         content = Path(path).read_bytes()
         filename = filename or Path(path).name

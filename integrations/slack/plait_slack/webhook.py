@@ -10,7 +10,8 @@ from pydantic import Field, SecretStr, field_validator
 from plait.blocks import NotificationBlock, RunNotice
 from plait_slack.credentials import DOCS
 from plait_slack.errors import answer_error, slack_error
-from plait_slack.messages import notice_message
+from plait_slack.messages import escape, notice_message
+from plait_slack.sdk_logging import sdk_logger
 
 
 class SlackWebhook(NotificationBlock):
@@ -57,19 +58,23 @@ class SlackWebhook(NotificationBlock):
         from slack_sdk.webhook import WebhookClient
 
         url = self.url.get_secret_value()
+        secrets = [url, urlsplit(url).path]
         handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(self.rate_limit_retries)]
-        client = WebhookClient(url, timeout=self.timeout_seconds, retry_handlers=handlers)
+        client = WebhookClient(
+            url, timeout=self.timeout_seconds, retry_handlers=handlers, logger=sdk_logger(*secrets)
+        )
         doing = f"Posting to the Slack webhook at {urlsplit(url).hostname}"
         try:
             response = client.send(text=text, blocks=blocks)
         except Exception as exc:
-            raise slack_error(exc, doing, [url, urlsplit(url).path]) from None
+            raise slack_error(exc, doing, secrets) from None
         if response.status_code != 200:
             raise answer_error(doing, (response.body or "").strip(), response.status_code)
 
     def notify(self, body: str, subject: str | None = None) -> None:
-        """Post ``body``, with ``subject`` in bold above it."""
-        self.send(f"*{subject}*\n{body}" if subject else body)
+        """Post ``body``, with ``subject`` in bold above it (both shown as written: ``<``,
+        ``>`` and ``&`` are escaped, so they are never read as links or mentions)."""
+        self.send(f"*{escape(subject)}*\n{escape(body)}" if subject else escape(body))
 
     def notify_run(self, notice: RunNotice) -> None:
         """As a state hook: a Block Kit message naming the flow, run, state, message and

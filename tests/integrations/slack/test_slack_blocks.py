@@ -48,6 +48,7 @@ def test_the_client_is_built_once_per_credentials(slack):
     ("fields", "message"),
     [
         ({"token": "not-a-token-s3cret"}, "must be a Slack token: a bot token starts with xoxb-"),
+        ({"token": "xapp-1-app-level-t0ken"}, "must be a Slack token: a bot token starts with"),
         ({"token": TOKEN, "base_url": "slack.com/api"}, "must be an http:// or https:// URL"),
         ({"token": TOKEN, "rate_limit_retries": -1}, "greater than or equal to 0"),
     ],
@@ -124,7 +125,7 @@ def test_notify_sends_the_subject_in_bold_above_the_body(slack):
     SlackWebhook(url=slack.webhook_url).notify("3 files loaded", subject="Nightly <ok>")
 
     [call] = slack.calls_to("webhook")
-    assert call.args == {"text": "*Nightly <ok>*\n3 files loaded"}
+    assert call.args == {"text": "*Nightly &lt;ok&gt;*\n3 files loaded"}
 
 
 def test_a_failing_hook_never_shows_the_webhook_url(slack, recorder):
@@ -140,6 +141,17 @@ def test_a_failing_hook_never_shows_the_webhook_url(slack, recorder):
     logs = " ".join(event.message for event in recorder.logs())
     assert "no_service" in logs  # the hook's failure is logged...
     assert "webhook-s3cret-part" not in logs  # ...without the URL
+
+
+def test_a_long_failure_message_fits_slack_s_limit_and_stays_a_code_block():
+    from plait_slack.messages import code_block
+
+    block = code_block("<" * 5000)
+    assert len(block) <= 3000
+    assert block.startswith("```&lt;&lt;")
+    assert block.endswith("&lt;…```")
+    assert code_block("a ``` b") == "```a ''' b```"
+    assert code_block("x" * 2994) == "```" + "x" * 2994 + "```"
 
 
 class TestSlackBlocks(BlockConformance):

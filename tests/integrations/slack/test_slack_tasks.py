@@ -4,6 +4,7 @@ hints, rate limits waited out or failing past the budget, and secrets kept out o
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -182,6 +183,46 @@ def test_webhook_errors_name_the_code_and_never_the_url(
     assert "webhook-s3cret-part" not in said
 
 
+def test_a_webhook_rate_limited_past_the_budget_fails_with_a_hint(slack, webhook):
+    slack.rate_limit("webhook", times=3, retry_after=0)
+
+    state = run_in_flow(lambda: send_incoming_webhook_message(webhook, "hi", return_state=True))
+
+    assert (state.data.error, state.data.status) == ("rate_limited", 429)
+    assert "Slack kept rate-limiting the webhook after the retries" in str(state.data)
+    assert len(slack.calls_to("webhook")) == 3
+
+
+def test_slack_sdk_s_own_log_lines_leave_out_the_token_and_webhook_url(slack, bot, webhook, caplog):
+    slack.rate_limit("webhook", times=1, retry_after=0)
+    slack.rate_limit("chat.postMessage", times=1, retry_after=0)
+
+    with caplog.at_level(logging.DEBUG, logger="plait_slack.sdk"):
+        webhook.send("hi")
+        send_chat_message.fn("C0DATA", "hi", credentials=bot)
+
+    said = caplog.text
+    assert "A retry handler found: RateLimitErrorRetryHandler for POST <redacted>" in said
+    assert "webhook-s3cret-part" not in said
+    assert "/services/" not in said
+    assert TOKEN not in said
+
+
+def test_a_non_json_server_error_names_the_status_not_the_page(slack, bot):
+    slack.answer("chat.postMessage", 502, "<html>Bad gateway from the proxy</html>")
+    slack.answer("chat.postMessage", 502, "<html>Bad gateway from the proxy</html>")
+    slack.answer("chat.postMessage", 502, "<html>Bad gateway from the proxy</html>")
+    slack.answer("chat.postMessage", 502, "<html>Bad gateway from the proxy</html>")
+    quick = send_chat_message.with_options(retry_delay_seconds=0, retry_jitter_factor=None)
+
+    state = run_in_flow(lambda: quick("C0DATA", "hi", credentials=bot, return_state=True))
+
+    assert state.is_failed()
+    assert str(state.data) == "Posting a message to C0DATA failed: Slack answered HTTP 502."
+    assert (state.data.error, state.data.status, state.data.transient) == (None, 502, True)
+    assert len(slack.calls_to("chat.postMessage")) == 4  # the call and the task's 3 retries
+
+
 def test_a_webhook_rate_limit_is_waited_out(slack, webhook):
     slack.rate_limit("webhook", times=2, retry_after=0)
 
@@ -209,7 +250,7 @@ def test_upload_file_shares_content_and_returns_the_file_id(slack, bot, tmp_path
     def share() -> tuple[str, str]:
         from_path = upload_file("C0DATA", path=report, initial_comment="Today", credentials=bot)
         from_text = upload_file(
-            "#general", "plain text", filename="notes.txt", title="Notes", credentials=bot
+            "C0GENERAL", "plain text", filename="notes.txt", title="Notes", credentials=bot
         )
         return from_path, from_text
 
@@ -220,7 +261,7 @@ def test_upload_file_shares_content_and_returns_the_file_id(slack, bot, tmp_path
     assert first.args["channel_id"] == "C0DATA"
     assert first.args["initial_comment"] == "Today"
     assert '"title": "report.csv"' in first.args["files"]
-    assert second.args["channel_id"] == "#general"
+    assert second.args["channel_id"] == "C0GENERAL"
     assert '"title": "Notes"' in second.args["files"]
     assert [call.args["filename"] for call in slack.calls_to("files.getUploadURLExternal")] == [
         "report.csv",
@@ -230,12 +271,12 @@ def test_upload_file_shares_content_and_returns_the_file_id(slack, bot, tmp_path
 
 def test_upload_file_to_an_unknown_channel_fails_with_the_code(slack, bot):
     state = run_in_flow(
-        lambda: upload_file("#nowhere", b"x", filename="x.txt", credentials=bot, return_state=True)
+        lambda: upload_file("C0NOWHERE", b"x", filename="x.txt", credentials=bot, return_state=True)
     )
 
     assert state.is_failed()
     assert state.data.error == "channel_not_found"
-    assert "Uploading 'x.txt' to #nowhere failed: Slack answered channel_not_found" in str(
+    assert "Uploading 'x.txt' to C0NOWHERE failed: Slack answered channel_not_found" in str(
         state.data
     )
 
@@ -243,12 +284,15 @@ def test_upload_file_to_an_unknown_channel_fails_with_the_code(slack, bot):
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({}, "give content or path, not both"),
+        ({}, "give either content or path"),
+        ({"content": b"x", "path": "x.txt"}, "give either content or path"),
         ({"content": b"x"}, "give a filename for content"),
+        ({"content": b"x", "filename": "x", "channel": "#general"}, "must be the channel's ID"),
     ],
 )
 def test_upload_file_checks_its_arguments(slack, bot, kwargs, message):
-    state = run_in_flow(lambda: upload_file("C0DATA", credentials=bot, return_state=True, **kwargs))
+    arguments = {"channel": "C0DATA", **kwargs}
+    state = run_in_flow(lambda: upload_file(credentials=bot, return_state=True, **arguments))
 
     assert message in str(state.data)
     assert slack.calls == []
