@@ -130,6 +130,17 @@ def _entrypoint(flow: Flow) -> str | None:
     return f"{fn.__module__}:{fn.__qualname__}"
 
 
+class _RunnerDidNotStart(Exception):
+    """The flow run's task runner raised in ``start()`` (a cluster that cannot be created or
+    reached): the run ends Failed with that error, before its body runs."""
+
+    def __init__(self, runner: Any, error: Exception) -> None:
+        super().__init__(
+            f"Could not start the task runner {runner!r}: {type(error).__name__}: {error}"
+        )
+        self.error = error
+
+
 @contextmanager
 def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
     """The flow run's context and task runner, for the duration of its lifecycle."""
@@ -142,8 +153,11 @@ def _flow_run_scope(flow: Flow, flow_run: FlowRun) -> Iterator[FlowRunContext]:
     flow_token = flow_run_var.set(context)
     task_token = task_run_var.set(None)
     run_logger(flow_run).info("Beginning flow run %r for flow %r", flow_run.name, flow.name)
-    runner.start()
     try:
+        try:
+            runner.start()
+        except Exception as exc:
+            raise _RunnerDidNotStart(runner, exc) from exc
         yield context
     finally:
         # Only a timeout or a crash leaves futures unfinished: stop what has not started.
@@ -225,11 +239,14 @@ def call_flow(
     if failure is not None:
         state = conclude(flow, flow_run, failure)
     else:
-        with _flow_run_scope(flow, flow_run) as context:
-            body = partial(
-                attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
-            )
-            state = drive(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
+        try:
+            with _flow_run_scope(flow, flow_run) as context:
+                body = partial(
+                    attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
+                )
+                state = drive(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
+        except _RunnerDidNotStart as exc:
+            state = conclude(flow, flow_run, Failed(exc.error, str(exc)))
     if _is_top_level(flow_run):
         journal.flush()
     return flow.deliver(state, return_state)
@@ -243,10 +260,13 @@ async def call_flow_async(
     if failure is not None:
         state = conclude(flow, flow_run, failure)
     else:
-        with _flow_run_scope(flow, flow_run) as context:
-            fn = partial(_body_async, context, flow.fn)
-            body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
-            state = await drive_async(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
+        try:
+            with _flow_run_scope(flow, flow_run) as context:
+                fn = partial(_body_async, context, flow.fn)
+                body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
+                state = await drive_async(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
+        except _RunnerDidNotStart as exc:
+            state = conclude(flow, flow_run, Failed(exc.error, str(exc)))
     if _is_top_level(flow_run):
         await asyncio.to_thread(journal.flush)
     return flow.deliver(state, return_state)

@@ -143,6 +143,24 @@ def _should_retry(definition: Definition, run: Run, state: State) -> bool:
         return False
 
 
+def retry_after_crash(definition: Definition, run: Run, crash: State) -> float | None:
+    """After the worker running an attempt of ``run`` died (its events died with it): count
+    the attempt, and if the retry options allow another, enter Retrying and return the delay
+    before it; None when the run ends ``crash``."""
+    run.run_count += 1
+    if not _should_retry(definition, run, crash):
+        return None
+    try:
+        delay = definition.retry_delay(run.run_count)
+    except Exception:
+        log_for_run(run, logging.ERROR, "retry_delay_seconds raised; not retrying", exc_info=True)
+        return None
+    retry = f"retry {run.run_count}/{definition.retries} in {delay:g}s"
+    run.set_state(Retrying(f"{crash.message} ({retry})"))
+    log_for_run(run, logging.WARNING, "Crashed: %s - %s", crash.message, retry)
+    return delay
+
+
 def _state_from(outcome: Outcome, definition: Definition, run: Run) -> State:
     label = f"{definition.kind_label} run {run.name!r}"
     if outcome.timed_out:

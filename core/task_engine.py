@@ -14,6 +14,7 @@ import asyncio
 import contextvars
 import inspect
 import itertools
+import pickle
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -35,7 +36,15 @@ from plait.exceptions import (
     UpstreamFailedError,
 )
 from plait.futures import PlaitFuture, PlaitFutureList, wait_all_async
-from plait.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
+from plait.lifecycle import (
+    attempt,
+    attempt_async,
+    conclude,
+    drive,
+    drive_async,
+    lifecycle,
+    retry_after_crash,
+)
 from plait.logs import capture_prints, setup_logging
 from plait.persistence import Persist, plan_task, run_planned, run_planned_async
 from plait.runs import TaskRun
@@ -264,24 +273,39 @@ def _start(
             state = _cancelled(task_run)
         if state is None:
             args, kwargs = substitute(args), substitute(kwargs)
-            if runner.in_process:
-                runner_future = runner.submit(
-                    partial(context.run, _run_anywhere, task, task_run, args, kwargs, log_prints)
-                )
-                decode = _local_state
-            else:
-                runner_future = runner.submit(
-                    RemoteTaskCall(task, task_run, args, kwargs, log_prints)
-                )
-                decode = _remote_state
-            runner_future.add_done_callback(partial(_settle, task, future, decode))
-            if not future._attach(runner_future):
-                runner_future.cancel()
+            _submit(task, future, args, kwargs, runner, log_prints, context)
             return
     except Exception as exc:
         reason = f"{type(exc).__name__}: {exc}"
         state = Failed(exc, f"Could not submit task run {task_run.name!r} to {runner!r}: {reason}")
     future._set_final(conclude(task, task_run, state))
+
+
+def _submit(
+    task: Task,
+    future: PlaitFuture,
+    args: tuple,
+    kwargs: dict,
+    runner: TaskRunner,
+    log_prints: bool,
+    context: contextvars.Context,
+) -> None:
+    """Hand a task run to the runner, and settle its future when the runner reports. A
+    remote runner's ``submit`` is called in the context the task was submitted from, so
+    options set around ``.submit()`` (such as Dask resources) reach it."""
+    task_run = future.task_run
+    if runner.in_process:
+        call = partial(context.run, _run_anywhere, task, task_run, args, kwargs, log_prints)
+        runner_future = runner.submit(call)
+        on_done = partial(_settle, task, future, _local_state, None)
+    else:
+        remote = RemoteTaskCall(task, task_run, args, kwargs, log_prints)
+        runner_future = context.run(runner.submit, remote)
+        again = partial(_submit, task, future, args, kwargs, runner, log_prints, context)
+        on_done = partial(_settle, task, future, _remote_state, again)
+    runner_future.add_done_callback(on_done)
+    if not future._attach(runner_future):
+        runner_future.cancel()
 
 
 def _cancelled(task_run: TaskRun) -> State:
@@ -293,9 +317,12 @@ def _settle(
     task: Task,
     future: PlaitFuture,
     decode: Callable[[TaskRun, Any], State],
+    resubmit: Callable[[], None] | None,
     runner_future: Any,
 ) -> None:
-    """Turn what the runner reported into the future's final state."""
+    """Turn what the runner reported into the future's final state. A worker that died
+    (a remote runner's call failed) crashes the run, which is submitted again if its retry
+    options allow."""
     task_run = future.task_run
     if runner_future.cancelled():
         state = conclude(task, task_run, _cancelled(task_run))
@@ -309,8 +336,31 @@ def _settle(
             )
             error = CrashedRunError(message)
             error.__cause__ = exc
-            state = conclude(task, task_run, Crashed(error, message))
+            crash = Crashed(error, message)
+            delay = None if resubmit is None else retry_after_crash(task, task_run, crash)
+            if delay is not None:
+                _resubmit_later(delay, resubmit, task, future, crash)
+                return
+            state = conclude(task, task_run, crash)
     future._set_final(state)
+
+
+def _resubmit_later(
+    delay: float, resubmit: Callable[[], None], task: Task, future: PlaitFuture, crash: State
+) -> None:
+    """Submit a crashed run again after ``delay``, from a thread of its own: the runner's
+    callback thread may belong to the broken pool being replaced."""
+
+    def again() -> None:
+        try:
+            resubmit()
+        except Exception as exc:
+            message = f"{crash.message}; submitting it again failed: {type(exc).__name__}: {exc}"
+            future._set_final(conclude(task, future.task_run, Crashed(crash.data, message)))
+
+    timer = threading.Timer(delay, again)
+    timer.daemon = True
+    timer.start()
 
 
 def _local_state(task_run: TaskRun, state: State) -> State:
@@ -338,13 +388,11 @@ class RemoteTaskCall:
     log_prints: bool
 
     def __call__(self) -> bytes:
-        import cloudpickle
-
         with journal.capturing() as capture:
             run = self.task_run
             state = _run_anywhere(self.task, run, self.args, self.kwargs, self.log_prints)
             try:
-                return cloudpickle.dumps((state, run.run_count, capture.events))
+                return _pack((state, run.run_count, capture.events))
             except Exception as exc:
                 what = "result" if state.is_completed() else "exception"
                 message = (
@@ -354,7 +402,18 @@ class RemoteTaskCall:
                 if isinstance(state.data, BaseException):
                     message += "\n" + "".join(traceback.format_exception(state.data))
                 state = run.set_state(Failed(RemoteError(message), message.split("\n", 1)[0]))
-                return cloudpickle.dumps((state, run.run_count, capture.events))
+                return _pack((state, run.run_count, capture.events))
+
+
+def _pack(report: tuple) -> bytes:
+    """A worker's report as bytes: with pickle, which is fast for the plain data most reports
+    hold, else with cloudpickle (a result of a class or function defined in a script)."""
+    try:
+        return pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception:
+        import cloudpickle
+
+        return cloudpickle.dumps(report)
 
 
 # Mapping.

@@ -171,10 +171,24 @@ def resolve_task_runner(value: Any, owner: str) -> TaskRunner:
         return value
     if isinstance(value, type) and issubclass(value, TaskRunner):
         return value()
-    if isinstance(value, str) and value in TASK_RUNNERS:
-        return TASK_RUNNERS[value]()
-    names = ", ".join(repr(name) for name in TASK_RUNNERS)
+    known = TASK_RUNNERS
+    if isinstance(value, str):
+        known = {**_plugin_task_runners(), **TASK_RUNNERS}
+        if value in known:
+            return known[value]()
+    names = ", ".join(repr(name) for name in known)
     raise InvalidOptionError(
         f"{owner}: task_runner must be a TaskRunner instance or class, or one of {names}; "
         f"got {value!r}. Example: task_runner=ThreadPoolTaskRunner(max_workers=8)."
     )
+
+
+def _plugin_task_runners() -> dict[str, type[TaskRunner]]:
+    """Runners plugins register by name (``plait_task_runners``), such as plait-dask's."""
+    from plait.plugins import get_plugins
+
+    return {
+        name: runner
+        for _, runners in get_plugins().call("plait_task_runners")
+        for name, runner in runners.items()
+    }

@@ -46,7 +46,23 @@ def _runner_params():
     return [
         pytest.param(lambda: ThreadPoolTaskRunner(max_workers=4), id="threads"),
         pytest.param(lambda: ProcessPoolTaskRunner(max_workers=2), id="processes"),
+        pytest.param(_dask_runner, id="dask"),
     ]
+
+
+def _dask_runner():
+    from plait_dask.runner import DaskTaskRunner
+
+    return DaskTaskRunner(cluster_kwargs=DASK_CLUSTER)
+
+
+DASK_CLUSTER = {
+    "n_workers": 2,
+    "threads_per_worker": 1,
+    "processes": True,
+    "host": "127.0.0.1",
+    "dashboard_address": ":0",  # a free port: parallel clusters never collide
+}
 
 
 @pytest.fixture(params=_runner_params())

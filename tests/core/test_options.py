@@ -53,7 +53,10 @@ def test_bad_task_options_are_rejected_at_definition(options, message):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"task_runner": "dask"}, r"task_runner must be .*'threads', 'processes'; got 'dask'"),
+        (
+            {"task_runner": "kubernetes"},
+            r"task_runner must be .*'threads', 'processes'.*; got 'kub",
+        ),
         ({"task_runner": object}, "task_runner must be a TaskRunner"),
         ({"validate_parameters": "no"}, "validate_parameters must be True or False"),
         ({"flow_run_name": "run-{day}"}, r"refers to \{day\}"),

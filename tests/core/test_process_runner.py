@@ -45,6 +45,26 @@ def test_a_worker_that_dies_crashes_only_its_task_run_and_the_flow_goes_on(recor
     assert [r.state for r in recorder.task_runs()] == ["Crashed", "Completed"]
 
 
+@task(retries=1)
+def dies_once(marker: str) -> str:
+    if not os.path.exists(marker):
+        open(marker, "w").close()
+        os._exit(7)
+    return "second attempt"
+
+
+def test_a_run_whose_worker_died_is_retried_when_its_retries_allow(recorder, tmp_path):
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def pipeline():
+        return dies_once.submit(str(tmp_path / "died")).result()
+
+    assert pipeline() == "second attempt"
+    [run] = recorder.task_runs()
+    assert [state.state for state in run.states] == ["Pending", "Retrying", "Running", "Completed"]
+    assert "crashed: its worker failed with BrokenProcessPool" in run.states[1].message
+    assert "(retry 1/1 in 0s)" in run.states[1].message
+
+
 def test_a_result_that_cannot_cross_the_process_boundary_fails_clearly():
     @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
     def pipeline():

@@ -1,0 +1,35 @@
+"""Dask worker resources for task runs: ``with dask_resources(GPU=1): train.submit(...)``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from plait.exceptions import InvalidOptionError
+
+_requested: ContextVar[dict[str, float] | None] = ContextVar("plait_dask_resources", default=None)
+
+
+@contextmanager
+def dask_resources(**resources: float) -> Iterator[None]:
+    """Task runs submitted inside the block need these Dask worker resources (``GPU=1``,
+    ``memory=8e9``): Dask runs each only on a worker that has them free. Blocks nest; an
+    inner amount replaces an outer one. Workers declare what they have (``dask worker
+    --resources "GPU=2"``, or ``LocalCluster(resources={"GPU": 2})``)."""
+    for name, amount in resources.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            raise InvalidOptionError(
+                f"dask_resources: {name} must be a positive number (such as {name}=1); "
+                f"got {amount!r}."
+            )
+    token = _requested.set({**(_requested.get() or {}), **resources})
+    try:
+        yield
+    finally:
+        _requested.reset(token)
+
+
+def requested_resources() -> dict[str, float]:
+    """The resources the enclosing ``dask_resources`` blocks ask for."""
+    return dict(_requested.get() or {})
