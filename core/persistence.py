@@ -56,20 +56,31 @@ class Plan:
             return Failed(SerializationError(message), message)
         except Exception as exc:  # storage that cannot be opened or written
             return Failed(exc, f"{what} could not be persisted: {type(exc).__name__}: {exc}")
-        if self.key is not None and self.cache is not None:
-            task: Task = self.definition  # type: ignore[assignment]
-            try:
-                self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
-            except Exception as exc:  # the work is done and saved; only later hits are lost
-                log_for_run(
-                    self.run,
-                    logging.WARNING,
-                    "%s was persisted but could not be recorded in the cache: %s: %s",
-                    what,
-                    type(exc).__name__,
-                    exc,
-                )
+        self.remember(ref)
         return State(StateType.COMPLETED, None, value, ref)
+
+    def remember(self, ref: ResultRef) -> None:
+        """Record ``ref`` under this plan's cache key (and release the key's lock); a
+        failure only loses later hits, so it is logged, not raised."""
+        if self.key is None or self.cache is None:
+            return
+        task: Task = self.definition  # type: ignore[assignment]
+        try:
+            self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
+        except Exception as exc:  # the work is done and saved; only later hits are lost
+            log_for_run(
+                self.run,
+                logging.WARNING,
+                "%s result was persisted but could not be recorded in the cache: %s: %s",
+                f"{self.definition.kind_label} {self.definition.name!r}",
+                type(exc).__name__,
+                exc,
+            )
+
+    def for_worker(self) -> Plan:
+        """This plan without its key: what a worker in another process gets, to persist the
+        result where this plan says while the flow's process keeps the cache."""
+        return Plan(self.definition, self.run, self.path)
 
     def cached(self) -> State | None:
         """The Cached state for this key, if a live record points at a result that exists."""

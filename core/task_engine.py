@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import enum
 import inspect
 import itertools
 import pickle
@@ -46,9 +47,9 @@ from plait.lifecycle import (
     retry_after_crash,
 )
 from plait.logs import capture_prints, setup_logging
-from plait.persistence import Persist, plan_task, run_planned, run_planned_async
+from plait.persistence import Persist, Plan, plan_task, run_planned, run_planned_async
 from plait.runs import TaskRun
-from plait.states import Cancelled, Crashed, Failed, Pending, State
+from plait.states import Cancelled, Crashed, Failed, Pending, State, StateType
 from plait.task_runners import TaskRunner
 
 if TYPE_CHECKING:
@@ -123,12 +124,29 @@ def _task_run_scope(task: Task, task_run: TaskRun, log_prints: bool) -> Iterator
         task_run_var.reset(token)
 
 
-def run_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool) -> State:
+class _Undecided(enum.Enum):
+    PLAN = enum.auto()
+
+
+UNDECIDED = _Undecided.PLAN
+"""Run the task with the plan it decides itself (in process); a remote worker gets the plan
+its flow's process decided."""
+
+
+def run_task(
+    task: Task,
+    task_run: TaskRun,
+    args: tuple,
+    kwargs: dict,
+    log_prints: bool,
+    plan: Plan | _Undecided | None = UNDECIDED,
+) -> State:
     """Run a sync task's lifecycle in this thread and return its final state (or reuse a
     cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
         body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
-        plan = plan_task(task, task_run, args, kwargs)
+        if plan is UNDECIDED:
+            plan = plan_task(task, task_run, args, kwargs)
         if plan is None:  # the common case: nothing persisted, nothing cached
             return drive(lifecycle(task, task_run), body)
         return run_planned(
@@ -137,13 +155,19 @@ def run_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_print
 
 
 async def run_task_async(
-    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
+    task: Task,
+    task_run: TaskRun,
+    args: tuple,
+    kwargs: dict,
+    log_prints: bool,
+    plan: Plan | _Undecided | None = UNDECIDED,
 ) -> State:
     """Run an async task's lifecycle on the running event loop and return its final state
     (or reuse a cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
         body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
-        plan = plan_task(task, task_run, args, kwargs)
+        if plan is UNDECIDED:
+            plan = plan_task(task, task_run, args, kwargs)
 
         async def run(persist: Persist | None) -> State:
             return await drive_async(lifecycle(task, task_run, persist), body)
@@ -152,12 +176,17 @@ async def run_task_async(
 
 
 def _run_anywhere(
-    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
+    task: Task,
+    task_run: TaskRun,
+    args: tuple,
+    kwargs: dict,
+    log_prints: bool,
+    plan: Plan | _Undecided | None = UNDECIDED,
 ) -> State:
     """Run a task run to its final state in a thread with no event loop (a worker)."""
     if task.isasync:
-        return asyncio.run(run_task_async(task, task_run, args, kwargs, log_prints))
-    return run_task(task, task_run, args, kwargs, log_prints)
+        return asyncio.run(run_task_async(task, task_run, args, kwargs, log_prints, plan))
+    return run_task(task, task_run, args, kwargs, log_prints, plan)
 
 
 def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
@@ -296,13 +325,75 @@ def _submit(
     task_run = future.task_run
     if runner.in_process:
         call = partial(context.run, _run_anywhere, task, task_run, args, kwargs, log_prints)
-        runner_future = runner.submit(call)
-        on_done = partial(_settle, task, future, _local_state, None)
-    else:
-        remote = RemoteTaskCall(task, task_run, args, kwargs, log_prints)
-        runner_future = context.run(runner.submit, remote)
-        again = partial(_submit, task, future, args, kwargs, runner, log_prints, context)
-        on_done = partial(_settle, task, future, _remote_state, again)
+        _attach(
+            future, runner.submit(call), partial(_settle, task, future, _local_state, None, None)
+        )
+        return
+    # A remote worker holds no run store: this process decides the plan and keeps the cache.
+    plan = context.run(plan_task, task, task_run, args, kwargs)
+    submit = partial(_submit_remote, task, future, args, kwargs, runner, log_prints, context)
+    if plan is None or plan.key is None:
+        submit(plan, None)
+    else:  # looking the key up may wait for an identical run: not in the submitting thread
+        name = f"plait-cache-{task_run.name}"
+        threading.Thread(target=_submit_keyed, args=(task, future, plan, submit), name=name).start()
+
+
+def _submit_remote(
+    task: Task,
+    future: PlaitFuture,
+    args: tuple,
+    kwargs: dict,
+    runner: TaskRunner,
+    log_prints: bool,
+    context: contextvars.Context,
+    plan: Plan | None,
+    keyed: Callable[[State], None] | None,
+) -> None:
+    remote = RemoteTaskCall(task, future.task_run, args, kwargs, log_prints, plan)
+    runner_future = context.run(runner.submit, remote)
+    again = partial(_submit, task, future, args, kwargs, runner, log_prints, context)
+    _attach(future, runner_future, partial(_settle, task, future, _remote_state, again, keyed))
+
+
+def _submit_keyed(task: Task, future: PlaitFuture, plan: Plan, submit: Callable[..., None]) -> None:
+    """A cached task for a remote worker: reuse a hit, or hold the key's lock while the
+    worker computes (the worker persists the result; ``_settle`` records it and releases the
+    key), so identical runs compute once, as in process."""
+    assert plan.cache is not None
+    assert plan.key is not None
+    task_run = future.task_run
+    try:
+        if not task.refresh_cache and (hit := plan.cached()) is not None:
+            future._set_final(conclude(task, task_run, hit))
+            return
+        computing = plan.cache.computing(plan.key)
+        computing.__enter__()
+        try:
+            if not task.refresh_cache and (hit := plan.cached()) is not None:
+                computing.__exit__(None, None, None)
+                future._set_final(conclude(task, task_run, hit))
+                return
+            submit(plan.for_worker(), partial(_remember, plan, computing))
+        except BaseException:
+            computing.__exit__(None, None, None)
+            raise
+    except Exception as exc:
+        reason = f"{type(exc).__name__}: {exc}"
+        message = f"Could not submit task run {task_run.name!r}: {reason}"
+        future._set_final(conclude(task, task_run, Failed(exc, message)))
+
+
+def _remember(plan: Plan, computing: Any, state: State) -> None:
+    """Record a worker's persisted result under the plan's key, and release the key."""
+    try:
+        if state.type is StateType.COMPLETED and state.result_ref is not None:
+            plan.remember(state.result_ref)  # type: ignore[arg-type]
+    finally:
+        computing.__exit__(None, None, None)
+
+
+def _attach(future: PlaitFuture, runner_future: Any, on_done: Callable[[Any], None]) -> None:
     runner_future.add_done_callback(on_done)
     if not future._attach(runner_future):
         runner_future.cancel()
@@ -318,17 +409,22 @@ def _settle(
     future: PlaitFuture,
     decode: Callable[[TaskRun, Any], State],
     resubmit: Callable[[], None] | None,
+    keyed: Callable[[State], None] | None,
     runner_future: Any,
 ) -> None:
     """Turn what the runner reported into the future's final state. A worker that died
     (a remote runner's call failed) crashes the run, which is submitted again if its retry
-    options allow."""
+    options allow. ``keyed`` records a cached task's result and releases its key."""
     task_run = future.task_run
     if runner_future.cancelled():
+        if keyed is not None:
+            keyed(_cancelled(task_run))
         state = conclude(task, task_run, _cancelled(task_run))
     else:
         try:
             state = decode(task_run, runner_future.result())
+            if keyed is not None:
+                keyed(state)
         except Exception as exc:
             message = (
                 f"Task run {task_run.name!r} crashed: its worker failed with "
@@ -337,6 +433,8 @@ def _settle(
             error = CrashedRunError(message)
             error.__cause__ = exc
             crash = Crashed(error, message)
+            if keyed is not None:
+                keyed(crash)
             delay = None if resubmit is None else retry_after_crash(task, task_run, crash)
             if delay is not None:
                 _resubmit_later(delay, resubmit, task, future, crash)
@@ -386,11 +484,14 @@ class RemoteTaskCall:
     args: tuple
     kwargs: dict
     log_prints: bool
+    plan: Plan | None = None  # decided by the flow's process: persist here, never cache
 
     def __call__(self) -> bytes:
         with journal.capturing() as capture:
             run = self.task_run
-            state = _run_anywhere(self.task, run, self.args, self.kwargs, self.log_prints)
+            state = _run_anywhere(
+                self.task, run, self.args, self.kwargs, self.log_prints, self.plan
+            )
             try:
                 return _pack((state, run.run_count, capture.events))
             except Exception as exc:

@@ -226,3 +226,30 @@ def test_a_cluster_class_that_cannot_be_imported_fails_the_flow_run_clearly(reco
     assert run.state == "Failed"
     assert run.message.startswith("Could not start the task runner DaskTaskRunner(cluster_class=")
     assert current_context() is None  # the failed start left no flow run in progress
+
+
+@task(cache_policy="inputs")
+def counted_square(x: int, calls: str) -> int:
+    with open(calls, "a") as file:
+        file.write(f"{x}\n")
+    return x * x
+
+
+def test_cached_tasks_are_looked_up_by_the_flow_s_process_not_the_workers(tmp_path, closed_port):
+    """Workers whose run store is unreachable still run cached tasks: the flow's process looks
+    the key up and records it; workers only write the result file."""
+    from distributed import LocalCluster
+
+    calls = tmp_path / "calls.txt"
+    unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{closed_port}/none"
+    env = {"PLAIT_HOME": os.environ["PLAIT_HOME"], "PLAIT_DATABASE_URL": unreachable}
+    with LocalCluster(**DASK_CLUSTER, env=env) as no_store:
+
+        @flow(task_runner=DaskTaskRunner(address=no_store.scheduler_address))
+        def pipeline() -> list[int]:
+            return counted_square.map([2, 3, 2], calls=str(calls)).result()
+
+        assert pipeline() == [4, 9, 4]
+        assert pipeline() == [4, 9, 4]
+
+    assert sorted(calls.read_text().split()) == ["2", "3"]  # each input computed once
