@@ -67,6 +67,7 @@ INTEGRATIONS = [
         ("send_chat_message", "send_incoming_webhook_message", "upload_file"),
         None,
     ),
+    Integration("dask", "plait-dask", "plait_dask", (), (), None),  # its runner: "dask"
 ]
 
 

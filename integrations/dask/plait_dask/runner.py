@@ -107,8 +107,14 @@ class DaskTaskRunner(TaskRunner):
             **self.task_resources.get(getattr(getattr(call, "task", None), "name", ""), {}),
             **requested_resources(),
         }
+        import cloudpickle
+
         dask_future = self._client.submit(
-            call, key=f"{name}-{uuid.uuid4().hex[:12]}", pure=False, resources=resources or None
+            _run_call,
+            cloudpickle.dumps(call),  # once, here: Dask would try pickle, then cloudpickle
+            key=f"{name}-{uuid.uuid4().hex[:12]}",
+            pure=False,
+            resources=resources or None,
         )
         assert self._results is not None
         return self._results.follow(dask_future)
@@ -134,6 +140,13 @@ class DaskTaskRunner(TaskRunner):
             return f"DaskTaskRunner(address={self.address!r})"
         cluster = self.cluster_class or LOCAL_CLUSTER
         return f"DaskTaskRunner(cluster_class={getattr(cluster, '__name__', cluster)!r})"
+
+
+def _run_call(payload: bytes) -> Any:
+    """On a worker: unpickle the engine's call and run it."""
+    import cloudpickle
+
+    return cloudpickle.loads(payload)()
 
 
 class _Future(cf.Future):
