@@ -76,8 +76,9 @@ def plait_load_block(name: str) -> Any:
 
 @hookspec
 def plait_task_runners() -> Mapping[str, type[TaskRunner]]:
-    """Task runner classes this plugin provides, by short name (e.g. ``{"dask": DaskTaskRunner}``),
-    for discovery: ``plait plugins ls`` lists them."""
+    """Task runner classes this plugin provides, by short name (e.g. ``{"dask": DaskTaskRunner}``):
+    ``plait plugins ls`` lists them, and ``@flow(task_runner="dask")`` builds one with its
+    default settings."""
 
 
 @hookspec

@@ -17,17 +17,22 @@ def dask_resources(**resources: float) -> Iterator[None]:
     ``memory=8e9``): Dask runs each only on a worker that has them free. Blocks nest; an
     inner amount replaces an outer one. Workers declare what they have (``dask worker
     --resources "GPU=2"``, or ``LocalCluster(resources={"GPU": 2})``)."""
-    for name, amount in resources.items():
-        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
-            raise InvalidOptionError(
-                f"dask_resources: {name} must be a positive number (such as {name}=1); "
-                f"got {amount!r}."
-            )
+    check_resources("dask_resources", resources)
     token = _requested.set({**(_requested.get() or {}), **resources})
     try:
         yield
     finally:
         _requested.reset(token)
+
+
+def check_resources(owner: str, resources: dict[str, float]) -> dict[str, float]:
+    """``resources``, once every amount is a positive number; else a clear error."""
+    for name, amount in resources.items():
+        if isinstance(amount, bool) or not isinstance(amount, int | float) or amount <= 0:
+            raise InvalidOptionError(
+                f"{owner}: {name} must be a positive number (such as {name}=1); got {amount!r}."
+            )
+    return dict(resources)
 
 
 def requested_resources() -> dict[str, float]:

@@ -16,7 +16,7 @@ from typing import Any, Self, TypeVar
 
 from plait import TaskRunner
 from plait.exceptions import InvalidOptionError
-from plait_dask.resources import requested_resources
+from plait_dask.resources import check_resources, requested_resources
 
 T = TypeVar("T")
 
@@ -29,8 +29,9 @@ class DaskTaskRunner(TaskRunner):
     - No ``address``: a temporary cluster for each flow run, closed when the run ends;
       ``cluster_class`` (a class, or its import path such as ``"dask_kubernetes.KubeCluster"``;
       ``distributed.LocalCluster`` by default) is built with ``cluster_kwargs``, and scales
-      with ``cluster.adapt(**adapt_kwargs)`` if given. Its scheduler never re-runs a task whose
-      worker died (``allowed-failures`` 0): the task run ends Crashed, and its retries apply.
+      with ``cluster.adapt(**adapt_kwargs)`` if given. A scheduler the cluster starts in this
+      process (``LocalCluster``'s) never re-runs a task whose worker died (``allowed-failures``
+      0): the task run ends Crashed, and its retries apply.
     - ``address``: an existing scheduler (``"tcp://10.0.0.5:8786"``), left running.
 
     ``client_kwargs`` go to ``distributed.Client``. ``task_resources`` gives Dask worker
@@ -64,7 +65,10 @@ class DaskTaskRunner(TaskRunner):
         self.client_kwargs = _mapping("client_kwargs", client_kwargs)
         self.adapt_kwargs = _mapping("adapt_kwargs", adapt_kwargs)
         self.task_resources = {
-            name: dict(_mapping(f"task_resources[{name!r}]", amounts))
+            name: check_resources(
+                f"DaskTaskRunner: task_resources[{name!r}]",
+                _mapping(f"task_resources[{name!r}]", amounts),
+            )
             for name, amounts in _mapping("task_resources", task_resources).items()
         }
         self._cluster: Any = None
@@ -149,6 +153,11 @@ def _run_call(payload: bytes) -> Any:
     return cloudpickle.loads(payload)()
 
 
+class LostByDask(RuntimeError):
+    """Dask dropped a task the flow still waits for (its scheduler was lost or restarted):
+    the task run ends Crashed, and its retries apply."""
+
+
 class _Future(cf.Future):
     """A ``concurrent.futures.Future`` for a Dask future (cancelling it cancels that)."""
 
@@ -167,8 +176,8 @@ class _Future(cf.Future):
         status = self.dask_future.status
         if status == "finished":
             self.set_result(result)
-        elif status == "cancelled":
-            super().cancel()
+        elif status == "cancelled":  # not by us (that is handled above): the cluster lost it
+            self.set_exception(LostByDask(f"Dask cancelled {self.dask_future.key!r}"))
         else:  # the worker died (KilledWorker), or the call could not run there
             self.set_exception(self.dask_future.exception())
 

@@ -205,6 +205,7 @@ def test_the_runner_is_found_by_name_through_the_plugin():
         ({"address": "tcp://x:1", "cluster_kwargs": {"n_workers": 1}}, "not both"),
         ({"cluster_kwargs": ["n_workers", 2]}, "cluster_kwargs must be a dict"),
         ({"task_resources": {"train": 1}}, r"task_resources\['train'\] must be a dict"),
+        ({"task_resources": {"train": {"GPU": -1}}}, r"\['train'\]: GPU must be a positive"),
         ({"cluster_class": 42}, "cluster_class must be a cluster class or its import path"),
     ],
 )
@@ -253,3 +254,38 @@ def test_cached_tasks_are_looked_up_by_the_flow_s_process_not_the_workers(tmp_pa
         assert pipeline() == [4, 9, 4]
 
     assert sorted(calls.read_text().split()) == ["2", "3"]  # each input computed once
+
+
+@task
+def wait_for_the_test(port: int) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port)) as connection:
+        connection.recv(1)  # until the test closes the connection (or the worker goes)
+
+
+def test_a_task_dask_drops_on_a_restart_ends_crashed(recorder, cluster):
+    import socket
+    import threading
+
+    from distributed import Client
+
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+
+        @flow(task_runner=DaskTaskRunner(address=cluster.scheduler_address))
+        def pipeline() -> None:
+            wait_for_the_test.submit(listener.getsockname()[1]).wait()
+
+        running = threading.Thread(target=pipeline)
+        running.start()
+        connection, _ = listener.accept()  # the task is running on a worker
+        with Client(cluster.scheduler_address) as client:
+            client.restart()
+        running.join(timeout=60)
+        connection.close()
+
+    [run] = recorder.task_runs()
+    assert run.state == "Crashed"
+    assert "crashed: its worker failed with LostByDask: Dask cancelled" in run.message
