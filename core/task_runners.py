@@ -173,7 +173,9 @@ def resolve_task_runner(value: Any, owner: str) -> TaskRunner:
         return value()
     known = TASK_RUNNERS
     if isinstance(value, str):
-        known = {**_plugin_task_runners(), **TASK_RUNNERS}
+        if value in TASK_RUNNERS:  # without loading the plugins
+            return TASK_RUNNERS[value]()
+        known = {**TASK_RUNNERS, **_plugin_task_runners()}
         if value in known:
             return known[value]()
     names = ", ".join(repr(name) for name in known)
