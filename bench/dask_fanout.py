@@ -22,8 +22,8 @@ import argparse
 import os
 import platform
 import tempfile
-import time
-from collections.abc import Callable
+
+from timing import best
 
 from plait import flow, task
 
@@ -33,16 +33,6 @@ def square(x: int) -> int:
 
 
 square_task = task(square, name="square")
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def main() -> None:

@@ -27,23 +27,14 @@ import logging
 import os
 import platform
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
+from timing import best
+
 QUIET = ["--no-use-colors", "--log-level", "none", "--no-send-anonymous-usage-stats"]
 CONSOLE = ["--no-use-colors", "--log-level", "info", "--no-send-anonymous-usage-stats"]
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def write_project(root: Path, chains: int, length: int) -> Path:

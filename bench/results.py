@@ -31,23 +31,13 @@ import platform
 import random
 import sqlite3
 import tempfile
-import time
 from collections.abc import Callable
+
+from timing import best
 
 CALLS = 500  # task calls per flow
 WRITES = 10  # 1 MB results written (and read) per round
 SIZE = 1 << 20
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    """The best time of one call of ``fn``, over ``repeat`` calls after a warm-up."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def per_task_call(task_, inputs: Callable[[int], int], repeat: int) -> float:

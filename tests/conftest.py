@@ -51,18 +51,11 @@ def _runner_params():
 
 
 def _dask_runner():
+    from fixtures.runs import DASK_CLUSTER
+
     from plait_dask.runner import DaskTaskRunner
 
     return DaskTaskRunner(cluster_kwargs=DASK_CLUSTER)
-
-
-DASK_CLUSTER = {
-    "n_workers": 2,
-    "threads_per_worker": 1,
-    "processes": True,
-    "host": "127.0.0.1",
-    "dashboard_address": ":0",  # a free port: parallel clusters never collide
-}
 
 
 @pytest.fixture(params=_runner_params())

@@ -8,6 +8,7 @@ import threading
 
 import cloudpickle
 import pytest
+from fixtures.runs import dies_once
 
 from plait import ProcessPoolTaskRunner, TaskRunner, flow, task
 
@@ -43,14 +44,6 @@ def test_a_worker_that_dies_crashes_only_its_task_run_and_the_flow_goes_on(recor
     assert after == 16
     assert crashed == ["die-0"]
     assert [r.state for r in recorder.task_runs()] == ["Crashed", "Completed"]
-
-
-@task(retries=1)
-def dies_once(marker: str) -> str:
-    if not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(7)
-    return "second attempt"
 
 
 def test_a_run_whose_worker_died_is_retried_when_its_retries_allow(recorder, tmp_path):

@@ -136,8 +136,9 @@ def _keep_artifacts(project: DbtProject, invocation_id: str | None) -> dict[str,
     ``run_results.json`` left by an earlier invocation (this one stopped before writing its
     own) is not kept."""
     kept = {}
+    target = project.target_path()
     for name in ARTIFACTS:
-        path = project.target_path() / name
+        path = target / name
         if not path.is_file():
             continue
         try:

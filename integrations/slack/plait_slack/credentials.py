@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr, field_validator
 
 from plait.blocks import CheckResult, CredentialsBlock
 from plait_slack.errors import slack_error
-from plait_slack.sdk_logging import sdk_logger
+from plait_slack.sdk import retry_handlers, sdk_logger
 
 DOCS = "https://plait.dev/docs/integrations/slack"
 DEFAULT_BASE_URL = "https://slack.com/api/"
@@ -62,16 +62,13 @@ class SlackCredentials(CredentialsBlock):
 
     def _build_client(self) -> Any:
         from slack_sdk import WebClient
-        from slack_sdk.http_retry import default_retry_handlers
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
 
         token = self.token.get_secret_value()
-        handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(self.rate_limit_retries)]
         return WebClient(
             token=token,
             base_url=self.base_url or DEFAULT_BASE_URL,
             timeout=self.timeout_seconds,
-            retry_handlers=handlers,
+            retry_handlers=retry_handlers(self.rate_limit_retries),
             logger=sdk_logger(token),
         )
 

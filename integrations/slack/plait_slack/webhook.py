@@ -11,7 +11,7 @@ from plait.blocks import NotificationBlock, RunNotice
 from plait_slack.credentials import DOCS
 from plait_slack.errors import answer_error, slack_error
 from plait_slack.messages import escape, notice_message
-from plait_slack.sdk_logging import sdk_logger
+from plait_slack.sdk import retry_handlers, sdk_logger
 
 
 class SlackWebhook(NotificationBlock):
@@ -53,15 +53,15 @@ class SlackWebhook(NotificationBlock):
         notification's fallback). Raises ``SlackError`` with Slack's code and a hint."""
         if not text and not blocks:
             raise ValueError("SlackWebhook.send: give text or blocks (or both).")
-        from slack_sdk.http_retry import default_retry_handlers
-        from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
         from slack_sdk.webhook import WebhookClient
 
         url = self.url.get_secret_value()
         secrets = [url, urlsplit(url).path]
-        handlers = [*default_retry_handlers(), RateLimitErrorRetryHandler(self.rate_limit_retries)]
         client = WebhookClient(
-            url, timeout=self.timeout_seconds, retry_handlers=handlers, logger=sdk_logger(*secrets)
+            url,
+            timeout=self.timeout_seconds,
+            retry_handlers=retry_handlers(self.rate_limit_retries),
+            logger=sdk_logger(*secrets),
         )
         doing = f"Posting to the Slack webhook at {urlsplit(url).hostname}"
         try:

@@ -9,7 +9,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from conftest import DASK_CLUSTER
+from fixtures.runs import DASK_CLUSTER, dies_once
 
 from plait import InvalidOptionError, MissingContextError, flow, get_run_context, task
 from plait.client import get_client
@@ -49,14 +49,6 @@ def resources_asked() -> dict:
 @task
 def die() -> None:
     os._exit(1)
-
-
-@task(retries=1)
-def dies_once(marker: str) -> str:
-    if not os.path.exists(marker):
-        open(marker, "w").close()
-        os._exit(1)
-    return "second attempt"
 
 
 @task(persist_result=True)

@@ -1,10 +1,12 @@
-"""slack-sdk's own log lines without secrets. Its clients log request URLs (a webhook's URL is
-its secret) at DEBUG, and on retries at INFO; plait-slack's clients log through one logger,
-``plait_slack.sdk``, whose filter cuts every token and webhook URL in use out of each line."""
+"""What plait-slack's slack-sdk clients share: their retry handlers, and log lines without
+secrets. slack-sdk logs request URLs (a webhook's URL is its secret) at DEBUG, and on retries
+at INFO; plait-slack's clients log through one logger, ``plait_slack.sdk``, whose filter cuts
+every token and webhook URL in use out of each line."""
 
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 LOGGER_NAME = "plait_slack.sdk"
 REDACTED = "<redacted>"
@@ -18,6 +20,15 @@ class _Redact(logging.Filter):
             message = message.replace(secret, REDACTED)
         record.msg, record.args = message, ()
         return True
+
+
+def retry_handlers(rate_limit_retries: int) -> list[Any]:
+    """slack-sdk's default handler (a lost connection, once), and a wait for Slack's
+    ``Retry-After`` on each rate limit, ``rate_limit_retries`` times."""
+    from slack_sdk.http_retry import default_retry_handlers
+    from slack_sdk.http_retry.builtin_handlers import RateLimitErrorRetryHandler
+
+    return [*default_retry_handlers(), RateLimitErrorRetryHandler(rate_limit_retries)]
 
 
 def sdk_logger(*secrets: str) -> logging.Logger:
