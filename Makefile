@@ -11,7 +11,7 @@ SYNCED := .venv/.synced
 $(SYNCED): pyproject.toml uv.lock
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv \
 		|| $(PYTHON) -m pip install --quiet --break-system-packages uv
-	$(UV) sync --locked --all-packages --python $(PYTHON)
+	$(UV) sync --locked --all-packages --compile-bytecode --python $(PYTHON)
 	@touch $@
 
 demo: $(SYNCED)
@@ -24,6 +24,7 @@ test: $(SYNCED)
 lint: $(SYNCED)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) python scripts/lint_imports.py --no-logo  # the import contracts in pyproject.toml
 
 format: $(SYNCED)
 	$(RUN) ruff check --fix .

@@ -30,7 +30,7 @@ from plait.blocks.fields import SECRET_TYPES
 from plait.exceptions import BlockError
 
 if TYPE_CHECKING:
-    from plait.store.blocks import BlockSchemaRecord, BlockTypeRecord
+    from plait.backend.documents import BlockSchemaRecord, BlockTypeRecord
 
 T = TypeVar("T")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -192,7 +192,7 @@ class Block(BaseModel):
     @classmethod
     def block_type_record(cls) -> BlockTypeRecord:
         """What the store records of this type (and which package provides it)."""
-        from plait.store.blocks import BlockTypeRecord
+        from plait.backend.documents import BlockTypeRecord
 
         return BlockTypeRecord(
             slug=cls.get_block_type_slug(),
@@ -206,7 +206,7 @@ class Block(BaseModel):
     @classmethod
     def block_schema_record(cls) -> BlockSchemaRecord:
         """What the store records of this type's current schema."""
-        from plait.store.blocks import BlockSchemaRecord
+        from plait.backend.documents import BlockSchemaRecord
 
         return BlockSchemaRecord(
             checksum=cls.get_schema_checksum(),
@@ -220,13 +220,13 @@ class Block(BaseModel):
     def save(self, name: str, overwrite: bool = False) -> int:
         """Save this block as ``name`` and return the saved version number. An existing
         block of that name is an error unless ``overwrite``; its older versions are kept."""
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
         cls = type(self)
         if not registry.is_concrete(cls):
             raise BlockError(f"{cls.__name__} is an interface; save a block type built on it.")
         check_name(name)
-        documents = open_block_documents()
+        documents = get_backend().block_documents()
         planned = plan(self, name, documents)
         saved = documents.save([version for _, version in planned], overwrite)
         for (block, _), stored in zip(planned, saved, strict=True):
@@ -241,10 +241,10 @@ class Block(BaseModel):
     def load(cls, name: str, version: int | None = None) -> Self:
         """A saved block: ``AwsCredentials.load("prod")``, or through any base class with
         its slug, ``Block.load("aws-credentials/prod")``. ``version`` picks an older one."""
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
         slug, name = cls._parse_name(name)
-        documents = open_block_documents()
+        documents = get_backend().block_documents()
         target = cls if slug == cls._own_slug() else registry.lookup(slug, documents)
         if not issubclass(target, cls):
             raise BlockError(
@@ -260,17 +260,17 @@ class Block(BaseModel):
     @classmethod
     def delete(cls, name: str) -> None:
         """Delete a saved block and all its versions (refused while another block uses it)."""
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
-        open_block_documents().delete(*cls._parse_name(name))
+        get_backend().block_documents().delete(*cls._parse_name(name))
 
     @classmethod
     def _list_saved(cls) -> builtins.list[str]:
         """The names of the saved blocks of this type (``slug/name`` on ``Block``)."""
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
         slug = cls._own_slug()
-        documents = open_block_documents().list(slug)
+        documents = get_backend().block_documents().list(slug)
         if slug is None:
             return [f"{d.slug}/{d.name}" for d in documents]
         return [d.name for d in documents]

@@ -27,7 +27,7 @@ from plait.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from plait.store.blocks import StoredVersion
+    from plait.backend.documents import StoredVersion
 
 app = typer.Typer(
     help="Saved blocks: credentials, storage and notifications.", no_args_is_help=True
@@ -76,9 +76,9 @@ def list_blocks(
     ] = False,
 ) -> None:
     """Saved blocks, by type then name, with their latest version."""
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
-    documents = open_block_documents().list(block_type, include_anonymous=show_all)
+    documents = get_backend().block_documents().list(block_type, include_anonymous=show_all)
     if not documents:
         console.print("No saved blocks" + (f" of type {block_type!r}." if block_type else "."))
         return
@@ -183,9 +183,9 @@ def create_block(
 ) -> None:
     """Create a block from --set values and save it. Required secret fields not given are
     prompted for, without echo."""
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
-    documents = open_block_documents()
+    documents = get_backend().block_documents()
     cls = registry.lookup(slug, documents)
     check_name(name)
     if not overwrite and documents.document_id(slug, name) is not None:
@@ -275,10 +275,10 @@ def delete_block(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a saved block with all its versions (refused while another block uses it)."""
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
     slug, name = _parse_name(full_name)
-    documents = open_block_documents()
+    documents = get_backend().block_documents()
     if documents.document_id(slug, name) is None:
         raise BlockNotFoundError(f"No saved block {slug}/{name} (see: plait block ls).")
     if not yes:
@@ -290,9 +290,9 @@ def delete_block(
 @app.command("history")
 def show_history(full_name: BlockName) -> None:
     """Every saved version of a block, oldest first, with the fields each one changed."""
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
-    versions = open_block_documents().history(*_parse_name(full_name))
+    versions = get_backend().block_documents().history(*_parse_name(full_name))
     table = Table("Version", "Saved", "Schema version", "Changed fields", box=None)
     previous: StoredVersion | None = None
     for stored in versions:
@@ -343,10 +343,10 @@ def check_block(full_name: BlockName) -> None:
 def rotate_encryption_key() -> None:
     """Re-encrypt every saved secret with a new key. With a key file, a new key is made;
     with PLAIT_ENCRYPTION_KEY, set it to 'NEW_KEY,OLD_KEY' first."""
+    from plait.backend import get_backend
     from plait.encryption import ENV_VAR
-    from plait.store.blocks import rotate_key
 
-    count, keyring = rotate_key()
+    count, keyring = get_backend().block_documents().rotate_key()
     versions = "version" if count == 1 else "versions"
     console.print(
         f"Re-encrypted {count} block {versions} with a new key "

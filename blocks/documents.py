@@ -23,8 +23,8 @@ from plait.blocks.fields import SECRET_TYPES, conceal, reveal
 from plait.exceptions import BlockError, BlockNotFoundError, BlockValidationError
 
 if TYPE_CHECKING:
+    from plait.backend.documents import BlockDocuments, NewVersion, StoredVersion
     from plait.blocks.block import Block
-    from plait.store.blocks import BlockDocuments, NewVersion, StoredVersion
 
 Path = list[str | int]
 
@@ -106,8 +106,8 @@ def _plan(
     documents: BlockDocuments,
     planned: list[tuple[Block, NewVersion]],
 ) -> NewVersion:
+    from plait.backend.documents import NewVersion
     from plait.runs import new_id
-    from plait.store.blocks import NewVersion
 
     parts = split(block)
     references = {}

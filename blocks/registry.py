@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from plait.exceptions import BlockNotFoundError
 
 if TYPE_CHECKING:
+    from plait.backend.documents import BlockDocuments
     from plait.blocks.block import Block
     from plait.plugins import Plugin
-    from plait.store.blocks import BlockDocuments
 
 _types: dict[str, type[Block]] = {}
 _from_plugins: dict[type[Block], Plugin] = {}

@@ -12,6 +12,8 @@ def pipeline(n: int) -> int:
 """
 
 from plait.context import get_run_context
+from plait.engine.mapping import unmapped
+from plait.engine.observed import ObservedTaskRun
 from plait.exceptions import (
     CancelledRunError,
     CrashedRunError,
@@ -27,7 +29,6 @@ from plait.exceptions import (
 from plait.flows import Flow, flow
 from plait.futures import PlaitFuture, PlaitFutureList, as_completed, wait
 from plait.logs import get_run_logger
-from plait.observed import ObservedTaskRun
 from plait.results import write_artifact
 from plait.states import (
     Cached,
@@ -44,9 +45,8 @@ from plait.states import (
     StateType,
     TimedOut,
 )
-from plait.task_engine import unmapped
 from plait.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
-from plait.tasks import Task, task
+from plait.tasks import Task, retry_when, task
 
 __version__ = "0.1.0"
 
@@ -98,6 +98,7 @@ __all__ = [
     "get_run_context",
     "get_run_logger",
     "hookimpl",
+    "retry_when",
     "task",
     "unmapped",
     "wait",

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from plait.exceptions import InvalidOptionError
 
 if TYPE_CHECKING:
-    from plait.runs import FlowRun, TaskRun
+    from plait.engine.runs import FlowRun, TaskRun
     from plait.tasks import Task
 
 

@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING
 from plait.exceptions import MissingContextError
 
 if TYPE_CHECKING:
+    from plait.engine.runs import FlowRun, TaskRun
     from plait.flows import Flow
     from plait.futures import PlaitFuture
-    from plait.runs import FlowRun, TaskRun
     from plait.task_runners import TaskRunner
     from plait.tasks import Task
 

@@ -6,10 +6,10 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from plait import flow_engine
-from plait import options as opt
-from plait.definition import Definition
-from plait.parameters import Validator, build_validator
+from plait.engine import flow_runs
+from plait.engine import options as opt
+from plait.engine.definition import Definition
+from plait.engine.parameters import Validator, build_validator
 from plait.task_runners import resolve_task_runner
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ _NOT_BUILT: Any = object()
 
 
 class Flow(Definition, Generic[P, R]):
-    """A function made into a Plait flow. See ``plait.options.FlowOptions`` for its options.
+    """A function made into a Plait flow. See ``plait.engine.options.FlowOptions`` for its options.
 
     Calling it runs a flow run and returns the function's return value. Called from
     another flow, it runs as a subflow linked to its parent. Its tasks' ``.submit()`` and
@@ -56,10 +56,10 @@ class Flow(Definition, Generic[P, R]):
         return parameters if self._validator is None else self._validator(parameters)
 
     def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
-        return flow_engine.call_flow(self, args, kwargs, return_state)
+        return flow_runs.call_flow(self, args, kwargs, return_state)
 
     async def _run_async(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
-        return await flow_engine.call_flow_async(self, args, kwargs, return_state)
+        return await flow_runs.call_flow_async(self, args, kwargs, return_state)
 
 
 @overload

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, NamedTuple
 
-from plait.runs import TaskRun
+from plait.engine.runs import TaskRun
 from plait.states import State
 
 # Serialises the rare hand-over between "waiting for upstream", "submitted" and "cancelled".

@@ -17,8 +17,8 @@ from typing import Any
 
 from plait import journal
 from plait.context import current_context, flow_run_var, get_run_context
-from plait.journal import LogEmitted
-from plait.runs import Run
+from plait.engine.runs import Run
+from plait.runs import LogRecord
 
 FLOW_RUN_LOGGER = "plait.flow_runs"
 TASK_RUN_LOGGER = "plait.task_runs"
@@ -28,7 +28,7 @@ _is_set_up = False
 
 
 class JournalHandler(logging.Handler):
-    """Records every log line as a ``LogEmitted`` event in the run journal."""
+    """Records every log line as a ``LogRecord`` event in the run journal."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -44,7 +44,7 @@ class JournalHandler(logging.Handler):
             if record.exc_info:
                 message += "\n" + self._traceback_formatter.formatException(record.exc_info)
             journal.record(
-                LogEmitted(
+                LogRecord(
                     flow_run_id=flow_run_id,
                     task_run_id=task_run_id,
                     level=record.levelno,

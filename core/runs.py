@@ -1,190 +1,134 @@
-"""Flow run and task run records: identity, lineage, current state, and how they are journaled."""
+"""What Plait records about runs: their ids, and one record type per thing recorded.
+
+The same records come back from every reader: ``plait.client.get_client()`` over the run
+store, a ``MemoryRecorder`` in tests, and (later) the API server's responses::
+
+    run = get_client().read_flow_run("0193")
+    print(run.name, run.state, run.duration)
+    for state in run.states:
+        print(state.type, state.timestamp, state.message)
+
+A ``LogRecord`` is also the journal's event for a log line: it gets its ``id`` when stored.
+Records are frozen dataclasses, cheap to build and free of pydantic, so that reading the
+in-memory journal costs nothing at ``import plait``.
+"""
 
 from __future__ import annotations
 
 import os
-import random
 import time
-import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
-from plait import journal
-from plait.journal import RunCreated, RunKind, RunResumed, StateChanged
-from plait.states import State, StateType
+from plait.states import UNSUCCESSFUL_TYPES, StateType
 
 
 def new_id() -> str:
-    """A UUIDv7 string: random, but ordered by creation time (good for indexes and listings)."""
+    """A UUIDv7 string: random, but ordered by creation time (good for indexes and listings).
+    Runs and saved block documents are identified by these."""
     value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
     value = (value & ~(0xF << 76) | 0x7 << 76) & ~(0x3 << 62) | 0x2 << 62
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
-_ADJECTIVES = (
-    "amber azure bold brave brisk calm clever cobalt coral crimson daring eager fearless "
-    "gentle golden hardy jolly keen lively lucid mellow nimble noble olive pale plucky "
-    "quiet rapid ruby russet sage scarlet serene silver steady sunny swift tidy vivid witty"
-).split()
-_NOUNS = (
-    "badger beaver bison crane dingo dolphin eagle falcon ferret finch fox gecko heron "
-    "ibis jaguar kestrel koala lemur lynx marten mole newt ocelot orca otter owl panda "
-    "puffin quail raven robin salmon seal stoat swan tapir toad walrus weasel wren yak"
-).split()
+@dataclass(slots=True, frozen=True)
+class StateRecord:
+    """A state a run entered; ``detail`` is the traceback of a failure."""
+
+    type: StateType
+    message: str | None
+    detail: str | None
+    timestamp: datetime
 
 
-def recordable(value: Any, depth: int = 0) -> Any:
-    """A JSON-safe summary of a parameter value for the journal: plain data as is (lists cut
-    at 100 items), anything else as its repr (cut at 200 characters). The journal never holds
-    the user's objects, and a secret type's masked repr is all it sees."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if depth < 3 and isinstance(value, list | tuple):
-        return [recordable(item, depth + 1) for item in value[:100]]
-    if depth < 3 and isinstance(value, dict) and all(isinstance(key, str) for key in value):
-        return {key: recordable(item, depth + 1) for key, item in list(value.items())[:100]}
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    text = repr(value)
-    return text if len(text) <= 200 else text[:197] + "..."
-
-
-def generate_run_name() -> str:
-    """A memorable default flow run name such as ``brisk-otter``."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}"
-
-
-@dataclass(slots=True, eq=False)
-class Run:
-    """What flow runs and task runs share: identity, lineage and the current state."""
-
-    kind: ClassVar[RunKind]
+@dataclass(slots=True, frozen=True, kw_only=True)
+class RunRecord:
+    """What flow runs and task runs share, as recorded."""
 
     id: str
     name: str
-    flow_run_id: str | None
-    parent_task_run_id: str | None
+    state: StateType | None
+    state_message: str | None
     tags: tuple[str, ...]
-    state: State
+    parent_task_run_id: str | None
+    created: datetime
+    start_time: datetime | None
+    end_time: datetime | None
     run_count: int
-    started: datetime | None = field(default=None, kw_only=True)  # first Running, this attempt
+    result: dict[str, Any] | None = None  # where a persisted result is (see Client.read_result)
+    states: tuple[StateRecord, ...] = ()
 
-    def set_state(self, state: State) -> State:
-        """Enter ``state`` and journal the transition."""
-        self.state = state
-        if self.started is None and state.type is StateType.RUNNING:
-            self.started = state.timestamp
-        detail = None
-        if state.is_unsuccessful() and isinstance(state.data, BaseException):
-            detail = "".join(traceback.format_exception(state.data)).rstrip()
-        ref = state.result_ref
-        journal.record(
-            StateChanged(
-                self.kind,
-                self.id,
-                state.name,
-                state.timestamp,
-                state.message,
-                detail,
-                None if ref is None else ref.to_json(),
-            )
-        )
-        return state
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the first start to the final state, if both happened."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time).total_seconds()
 
-    def _journal_creation(self, key: str, **extra: Any) -> None:
-        journal.record(
-            RunCreated(
-                kind=self.kind,
-                run_id=self.id,
-                name=self.name,
-                key=key,
-                timestamp=self.state.timestamp,
-                flow_run_id=self.flow_run_id,
-                parent_task_run_id=self.parent_task_run_id,
-                tags=self.tags,
-                **extra,
-            )
-        )
-        self.set_state(self.state)
+    @property
+    def failure(self) -> StateRecord | None:
+        """The final state if it is unsuccessful (with its traceback), else None."""
+        if self.states and self.states[-1].type in UNSUCCESSFUL_TYPES:
+            return self.states[-1]
+        return None
 
 
-@dataclass(slots=True, eq=False)
-class FlowRun(Run):
-    """One execution of a flow. For a subflow, ``flow_run_id`` is the parent flow run."""
-
-    kind: ClassVar[RunKind] = "flow"
+@dataclass(slots=True, frozen=True, kw_only=True)
+class FlowRunRecord(RunRecord):
+    """A recorded flow run. ``hostname``, ``pid`` and ``heartbeat`` say which process runs
+    it, so a run whose process died can be marked Crashed."""
 
     flow_name: str
     parameters: dict[str, Any]
-
-    @classmethod
-    def create(
-        cls,
-        *,
-        flow_name: str,
-        name: str,
-        parameters: dict[str, Any],
-        state: State,
-        tags: tuple[str, ...] = (),
-        parent_flow_run_id: str | None = None,
-        parent_task_run_id: str | None = None,
-        on_crashed: tuple[str, ...] = (),
-        entrypoint: str | None = None,
-        parameters_ref: dict[str, Any] | None = None,
-    ) -> FlowRun:
-        run = cls(
-            new_id(), name, parent_flow_run_id, parent_task_run_id, tags, state, 0,
-            flow_name, parameters,
-        )  # fmt: skip
-        run._journal_creation(
-            flow_name,
-            parameters={key: recordable(value) for key, value in parameters.items()},
-            on_crashed=on_crashed,
-            entrypoint=entrypoint,
-            parameters_ref=parameters_ref,
-        )
-        return run
-
-    @classmethod
-    def resume(
-        cls, *, run_id: str, name: str, flow_name: str, parameters: dict[str, Any],
-        tags: tuple[str, ...], run_count: int, state: State,
-    ) -> FlowRun:  # fmt: skip
-        """A new attempt of a recorded top-level flow run, keeping its id and name."""
-        run = cls(run_id, name, None, None, tags, state, run_count, flow_name, parameters)
-        journal.record(RunResumed(run_id, state.timestamp))
-        run.set_state(state)
-        return run
+    parent_flow_run_id: str | None
+    hostname: str | None = None
+    pid: int | None = None
+    heartbeat: datetime | None = None
+    entrypoint: str | None = None  # "module:name" of a top-level flow, for retries
+    parameters_ref: dict[str, Any] | None = None  # its stored parameters, for retries
 
 
-@dataclass(slots=True, eq=False)
-class TaskRun(Run):
-    """One execution of a task, with the task runs it waited on (the task graph's edges)."""
-
-    kind: ClassVar[RunKind] = "task"
+@dataclass(slots=True, frozen=True, kw_only=True)
+class TaskRunRecord(RunRecord):
+    """A recorded task run; ``upstream`` lists the task runs it waited on."""
 
     task_name: str
-    upstream: tuple[str, ...]
+    flow_run_id: str | None
     map_index: int | None
+    upstream: tuple[str, ...] = ()
 
-    @classmethod
-    def create(
-        cls,
-        *,
-        task_name: str,
-        name: str,
-        state: State,
-        flow_run_id: str | None,
-        parent_task_run_id: str | None = None,
-        upstream: tuple[str, ...] = (),
-        tags: tuple[str, ...] = (),
-        map_index: int | None = None,
-    ) -> TaskRun:
-        run = cls(
-            new_id(), name, flow_run_id, parent_task_run_id, tags, state, 0,
-            task_name, upstream, map_index,
-        )  # fmt: skip
-        run._journal_creation(task_name, upstream=upstream, map_index=map_index)
-        return run
+
+@dataclass(slots=True, frozen=True)
+class LogRecord:
+    """A log line written by a run (or a captured ``print``). ``id`` orders the stored lines
+    and is None until the line is stored."""
+
+    flow_run_id: str | None
+    task_run_id: str | None
+    level: int
+    logger: str
+    message: str
+    timestamp: datetime
+    id: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TaskGraph:
+    """A flow run's task runs and the edges between them (upstream → downstream)."""
+
+    flow_run_id: str
+    task_runs: list[TaskRunRecord] = field(default_factory=list)
+
+    @property
+    def edges(self) -> list[tuple[str, str]]:
+        return [(up, run.id) for run in self.task_runs for up in run.upstream]
+
+    def roots(self) -> list[TaskRunRecord]:
+        """Task runs that waited on no other task run of this flow run."""
+        ids = {run.id for run in self.task_runs}
+        return [run for run in self.task_runs if not ids.intersection(run.upstream)]
+
+    def downstream(self, task_run_id: str) -> list[TaskRunRecord]:
+        return [run for run in self.task_runs if task_run_id in run.upstream]

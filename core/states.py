@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
 
 
-class StateType(enum.Enum):
+class StateType(enum.StrEnum):
     SCHEDULED = "Scheduled"
     PENDING = "Pending"
     RUNNING = "Running"

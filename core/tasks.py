@@ -6,9 +6,11 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 
-from plait import caching, task_engine
-from plait import options as opt
-from plait.definition import Definition
+from plait import caching
+from plait.engine import mapping, submission, task_runs
+from plait.engine import options as opt
+from plait.engine.definition import Definition
+from plait.engine.options import retry_when
 from plait.exceptions import InvalidOptionError
 from plait.futures import PlaitFuture, PlaitFutureList
 
@@ -20,7 +22,7 @@ R = TypeVar("R")
 
 
 class Task(Definition, Generic[P, R]):
-    """A function made into a Plait task. See ``plait.options.TaskOptions`` for its options.
+    """A function made into a Plait task. See ``plait.engine.options.TaskOptions`` for its options.
 
     - ``task(...)`` runs it now, as a tracked task run, and returns its value.
     - ``task.submit(...)`` hands it to the flow's task runner and returns a ``PlaitFuture``.
@@ -71,21 +73,21 @@ class Task(Definition, Generic[P, R]):
         return super().__call__(*args, **kwargs)
 
     def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
-        return task_engine.call_task(self, args, kwargs, return_state)
+        return task_runs.call_task(self, args, kwargs, return_state)
 
     async def _run_async(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
-        return await task_engine.call_task_async(self, args, kwargs, return_state)
+        return await task_runs.call_task_async(self, args, kwargs, return_state)
 
     def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFuture:
         """Run the task on the flow's task runner; ``wait_for`` lists futures to wait for
         first (ordering without passing data)."""
-        return task_engine.submit_task(self, args, kwargs, wait_for)
+        return submission.submit_task(self, args, kwargs, wait_for)
 
     def map(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFutureList:
         """Submit one run per element of the iterable arguments (zipped, so they must have
         equal lengths). Strings, bytes, mappings and ``unmapped(x)`` are passed whole to
         every run. A future whose result is iterable is mapped over once it finishes."""
-        return task_engine.map_task(self, args, kwargs, wait_for)
+        return mapping.map_task(self, args, kwargs, wait_for)
 
 
 @overload
@@ -97,3 +99,6 @@ def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     if fn is None:
         return lambda fn: Task(fn, **options)
     return Task(fn, **options)
+
+
+__all__ = ["Task", "retry_when", "task"]

@@ -3,12 +3,17 @@ fresh run store on SQLite and on a real PostgreSQL server in turn."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
 
 from plait.journal import MemoryRecorder, set_recorder
+
+# CLI output is checked as text: give the console one width in every process (the console
+# reads COLUMNS once, when plait.cli is imported; pytest-xdist workers have no terminal).
+os.environ["COLUMNS"] = "220"
 
 if TYPE_CHECKING:
     from plait.client import Client

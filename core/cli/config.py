@@ -25,10 +25,9 @@ def show() -> None:
 def _shown(settings: Settings, name: str) -> str:
     """A setting's value for display; the database URL with its password hidden."""
     if name == "database_url":
-        from sqlalchemy.engine import make_url
+        from plait.backend import open_backend
 
-        url = make_url(settings.resolved_database_url())
-        shown = url.render_as_string(hide_password=True)
+        shown = open_backend(settings).describe()
         return shown if settings.database_url is not None else f"{shown} (from home)"
     value = getattr(settings, name)
     return "-" if value is None else str(value)

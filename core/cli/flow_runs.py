@@ -217,7 +217,7 @@ def retry_flow_run(
 ) -> None:
     """Run a failed or crashed flow run again, as a new attempt of the same run. Tasks that
     completed with persisted results are not run again. Exits with 1 unless it completes."""
-    from plait.retry import retry_flow_run
+    from plait.engine.retry import retry_flow_run
 
     state = retry_flow_run(flow_run_id)
     detail = f": {state.message}" if state.message else "."
@@ -253,8 +253,7 @@ def delete_flow_runs(
     age = parse_duration(older_than, "--older-than")
     if not yes:
         typer.confirm(
-            f"Delete every finished flow run older than {older_than} from "
-            f"{client.database.describe()}?",
+            f"Delete every finished flow run older than {older_than} from {client.describe()}?",
             abort=True,
         )
     deleted = client.delete_flow_runs(older_than=age)

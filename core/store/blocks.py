@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from plait.backend.documents import (
+    BlockDocuments,
+    BlockSchemaRecord,
+    BlockTypeRecord,
+    DocumentSummary,
+    NewVersion,
+    StoredVersion,
+)
 from plait.encryption import (
     ENV_VAR,
     GENERATE_HINT,
     Keyring,
-    load_keyring,
     new_key,
     write_key_file,
 )
 from plait.exceptions import BlockError, BlockNotFoundError, EncryptionKeyError
 from plait.runs import new_id
-from plait.settings import Settings, load_settings
-from plait.store.database import Database, open_database
+from plait.store.database import Database
 from plait.store.schema import (
     BlockDocumentRow,
     BlockDocumentVersionRow,
@@ -41,79 +46,8 @@ Versions = BlockDocumentVersionRow.__table__
 References = BlockReferenceRow.__table__
 
 
-@dataclass(frozen=True)
-class BlockTypeRecord:
-    """What the store keeps of a block type: enough to describe it, and to say which
-    package to install when its class is missing."""
-
-    slug: str
-    class_path: str
-    package: str | None
-    description: str
-    documentation_url: str | None
-    code_example: str | None
-
-
-@dataclass(frozen=True)
-class BlockSchemaRecord:
-    checksum: str
-    version: int
-    fields: dict[str, Any]
-    capabilities: list[str]
-
-
-@dataclass(frozen=True)
-class NewVersion:
-    """A version to save. ``name`` None means an anonymous document (a nested block saved
-    with its parent); ``document_id`` adds the version to that existing document."""
-
-    block_type: BlockTypeRecord
-    schema: BlockSchemaRecord
-    name: str | None
-    document_id: str | None
-    data: dict[str, Any]
-    secrets: dict[str, Any]
-    references: dict[str, str]  # field path -> referenced document id
-
-
-@dataclass(frozen=True)
-class StoredVersion:
-    """One version of a saved document, with its secrets decrypted."""
-
-    document_id: str
-    slug: str
-    name: str
-    is_anonymous: bool
-    version: int
-    latest_version: int
-    schema_checksum: str
-    schema_version: int
-    data: dict[str, Any]
-    secrets: dict[str, Any]
-    references: dict[str, str]
-    created: datetime
-
-    @property
-    def full_name(self) -> str:
-        return f"{self.slug}/{self.name}"
-
-    def describe(self) -> str:
-        return f"block {self.full_name!r} (version {self.version})"
-
-
-@dataclass(frozen=True)
-class DocumentSummary:
-    document_id: str
-    slug: str
-    name: str
-    is_anonymous: bool
-    version: int
-    created: datetime
-    updated: datetime
-
-
-class BlockDocuments:
-    """Reading and writing block documents in one database, with one keyring."""
+class SqlBlockDocuments(BlockDocuments):
+    """Block documents in one database, with one keyring."""
 
     def __init__(self, database: Database, keyring: Keyring) -> None:
         self.database = database
@@ -390,6 +324,30 @@ class BlockDocuments:
                 )
         return len(rows)
 
+    def rotate_key(self) -> tuple[int, Keyring]:
+        """Re-encrypt every saved secret under a new key; returns the count and the new keyring.
+
+        With a key file: a new key is made and written first *beside* the old one, then every
+        document is re-encrypted in one transaction, then the old key is dropped, so no moment
+        exists when a document cannot be decrypted. With ``PLAIT_ENCRYPTION_KEY``: it must
+        already list the new key first and the old one(s) after; documents move to the first.
+        """
+        keyring = self.keyring
+        if keyring.path is None:
+            if len(keyring.keys) < 2:
+                raise EncryptionKeyError(
+                    f"{ENV_VAR} holds one key. To rotate, set it to 'NEW_KEY,OLD_KEY' and run this "
+                    f"again; afterwards keep only NEW_KEY. Make a key with: {GENERATE_HINT}"
+                )
+        else:
+            keyring = Keyring((new_key(), *keyring.keys), keyring.source, keyring.path)
+            write_key_file(keyring.path, keyring.keys)
+        current = Keyring(keyring.keys[:1], keyring.source, keyring.path)
+        count = SqlBlockDocuments(self.database, keyring).rotate(current)
+        if current.path is not None:
+            write_key_file(current.path, current.keys)
+        return count, current
+
 
 def _named(slug: str, name: str) -> Any:
     """The condition that picks the document ``slug/name``."""
@@ -487,36 +445,3 @@ def _delete_documents(connection: Connection, document_ids: Iterable[str]) -> No
     orphans = held - still_used
     if orphans:
         _delete_documents(connection, orphans)
-
-
-def open_block_documents(settings: Settings | None = None) -> BlockDocuments:
-    """The configured store's block documents, with the configured keyring."""
-    settings = settings or load_settings()
-    return BlockDocuments(open_database(settings.resolved_database_url()), load_keyring(settings))
-
-
-def rotate_key(settings: Settings | None = None) -> tuple[int, Keyring]:
-    """Re-encrypt every saved secret under a new key; returns the count and the new keyring.
-
-    With a key file: a new key is made and written first *beside* the old one, then every
-    document is re-encrypted in one transaction, then the old key is dropped, so no moment
-    exists when a document cannot be decrypted. With ``PLAIT_ENCRYPTION_KEY``: it must
-    already list the new key first and the old one(s) after; documents move to the first.
-    """
-    settings = settings or load_settings()
-    documents = open_block_documents(settings)
-    keyring = documents.keyring
-    if keyring.path is None:
-        if len(keyring.keys) < 2:
-            raise EncryptionKeyError(
-                f"{ENV_VAR} holds one key. To rotate, set it to 'NEW_KEY,OLD_KEY' and run this "
-                f"again; afterwards keep only NEW_KEY. Make a key with: {GENERATE_HINT}"
-            )
-    else:
-        keyring = Keyring((new_key(), *keyring.keys), keyring.source, keyring.path)
-        write_key_file(keyring.path, keyring.keys)
-    current = Keyring(keyring.keys[:1], keyring.source, keyring.path)
-    count = BlockDocuments(documents.database, keyring).rotate(current)
-    if current.path is not None:
-        write_key_file(current.path, current.keys)
-    return count, current

@@ -10,7 +10,6 @@ over, so a crash never blocks a key for good.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from plait.backend.cache import CacheIndex
 from plait.store import crashes
 from plait.store.database import Database
 from plait.store.schema import CacheLockRow, CacheRecordRow
@@ -29,7 +29,7 @@ Locks = CacheLockRow.__table__
 POLL_SECONDS = (0.002, 0.1)  # first and longest wait between looks at another's lock
 
 
-class CacheStore:
+class SqlCacheIndex(CacheIndex):
     """Cache records and locks of one database."""
 
     def __init__(self, database: Database, stale_after: timedelta) -> None:
@@ -168,30 +168,3 @@ class CacheStore:
             owner = crashes.ProcessIdentity(holder.hostname, holder.pid, holder.process_started)
             return not owner.is_alive()
         return datetime.now(UTC) - holder.acquired > self.stale_after
-
-
-_stores: dict[tuple[str | None, str | None], CacheStore] = {}
-_stores_lock = threading.Lock()
-
-
-def open_cache_store() -> CacheStore:
-    """The configured store's cache: one per configuration per process, since this is
-    asked for on every cached task run and reading the settings is not free."""
-    environ = os.environ
-    configuration = (environ.get("PLAIT_HOME"), environ.get("PLAIT_DATABASE_URL"))
-    store = _stores.get(configuration)
-    if store is None:
-        with _stores_lock:  # one store per process: its thread locks must be shared
-            store = _stores.get(configuration)
-            if store is None:
-                store = _stores[configuration] = _open_cache_store()
-    return store
-
-
-def _open_cache_store() -> CacheStore:
-    from plait.settings import load_settings
-    from plait.store.database import open_database
-
-    settings = load_settings()
-    stale = timedelta(seconds=settings.heartbeat_timeout_seconds)
-    return CacheStore(open_database(settings.resolved_database_url()), stale)

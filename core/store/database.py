@@ -57,6 +57,15 @@ class Database:
         """The URL with any password hidden, for messages."""
         return self.url.render_as_string(hide_password=True)
 
+    @staticmethod
+    def describe_url(url: str) -> str:
+        """``url`` with any password hidden, without connecting (an unparsable URL is
+        shown as a placeholder: it may hold a password)."""
+        try:
+            return make_url(url).render_as_string(hide_password=True)
+        except (sa.exc.ArgumentError, ValueError):
+            return "<not a database URL>"
+
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
             return sa.create_engine(self.url, pool_pre_ping=True)

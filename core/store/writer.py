@@ -25,7 +25,8 @@ from typing import Any
 
 from sqlalchemy.engine import Connection
 
-from plait.journal import Event, LogEmitted, Recorder, RunCreated, RunResumed, StateChanged
+from plait.journal import Event, Recorder, RunCreated, RunResumed, StateChanged
+from plait.runs import LogRecord
 from plait.settings import Settings
 from plait.states import FINAL_NAMES
 from plait.store import crashes, retention
@@ -102,7 +103,7 @@ class _Batch:
     def add(self, event: Event) -> None:
         if type(event) is StateChanged:
             self._state(event)
-        elif type(event) is LogEmitted:
+        elif type(event) is LogRecord:
             self.logs.append(
                 (event.flow_run_id, event.task_run_id, event.level, event.logger, event.message,
                  self.time(event.timestamp))

@@ -197,18 +197,18 @@ def test_a_changed_nested_block_must_be_saved_first():
 
 
 def test_an_unsaved_nested_block_is_owned_by_its_parent():
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
     ServiceBucket(bucket="raw", credentials=credentials("one-pw")).save("raw")
     ServiceBucket(bucket="raw", credentials=credentials("two-pw")).save("raw", overwrite=True)
-    documents = open_block_documents().list(include_anonymous=True)
+    documents = get_backend().block_documents().list(include_anonymous=True)
     anonymous = [d for d in documents if d.is_anonymous]
     assert len(anonymous) == 1, "re-saving the parent adds a version to the same nested document"
     assert anonymous[0].version == 2
     assert ServiceCredentials.list() == []
     assert ServiceBucket.load("raw", version=1).credentials.password.get_secret_value() == "two-pw"
     ServiceBucket.delete("raw")
-    assert open_block_documents().list(include_anonymous=True) == []
+    assert get_backend().block_documents().list(include_anonymous=True) == []
 
 
 def test_deleting_a_block_removes_every_version():
@@ -324,7 +324,7 @@ def test_interfaces_cannot_be_saved():
 def test_concurrent_saves_number_versions_without_gaps_or_losses(store_url):
     from concurrent.futures import ThreadPoolExecutor
 
-    from plait.store.blocks import open_block_documents
+    from plait.backend import get_backend
 
     credentials("v0").save("prod")
 
@@ -334,7 +334,7 @@ def test_concurrent_saves_number_versions_without_gaps_or_losses(store_url):
     with ThreadPoolExecutor(max_workers=6) as pool:
         numbers = sorted(n for saved in pool.map(save_five, range(6)) for n in saved)
     assert numbers == list(range(2, 32))
-    history = open_block_documents().history("service-credentials", "prod")
+    history = get_backend().block_documents().history("service-credentials", "prod")
     assert [stored.version for stored in history] == list(range(1, 32))
     saved_passwords = {stored.secrets['["password"]']["value"] for stored in history}
     assert saved_passwords == {"v0"} | {f"w{w}-{i}" for w in range(6) for i in range(5)}

@@ -12,11 +12,11 @@ from cryptography.fernet import Fernet
 from fixtures.files import database_bytes
 from pydantic import SecretBytes, SecretStr
 
+from plait.backend import get_backend
 from plait.blocks import Block, SecretDict
 from plait.encryption import fingerprint
 from plait.exceptions import EncryptionKeyError
 from plait.settings import load_settings
-from plait.store.blocks import rotate_key
 from plait.store.database import close_databases
 
 PASSWORD = "correct-horse-battery-staple"
@@ -97,7 +97,9 @@ def test_a_wrong_key_is_a_clear_error_and_loses_nothing(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "bad_key", ["not-a-key", "", "   ,  ", Fernet.generate_key().decode()[:-4] + "!!!!"]
+    "bad_key",
+    ["not-a-key", "", "   ,  ", Fernet.generate_key().decode()[:-4] + "!!!!"],
+    ids=["not-base64", "empty", "only-commas", "bad-padding"],  # stable ids for pytest-xdist
 )
 def test_a_malformed_key_names_its_source(monkeypatch, bad_key):
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", bad_key)
@@ -122,7 +124,7 @@ def test_rotating_the_key_file_re_encrypts_every_version(store_url):
     vault("second-" + PASSWORD).save("prod", overwrite=True)
     VaultCredentials(user="b", password="p", headers={}, certificate=b"c").save("other")
     old_key = key_file().read_bytes().strip()
-    count, keyring = rotate_key()
+    count, keyring = get_backend().block_documents().rotate_key()
     assert count == 3
     new_key = key_file().read_bytes().strip()
     assert new_key != old_key
@@ -144,10 +146,10 @@ def test_rotating_an_environment_key_needs_the_new_key_first(monkeypatch):
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", old)
     vault().save("prod")
     with pytest.raises(EncryptionKeyError, match=r"holds one key\. To rotate, set it to"):
-        rotate_key()
+        get_backend().block_documents().rotate_key()
     assert VaultCredentials.load("prod") == vault(), "a refused rotation changes nothing"
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", f"{new},{old}")
-    assert rotate_key()[0] == 1
+    assert get_backend().block_documents().rotate_key()[0] == 1
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", new)
     assert VaultCredentials.load("prod") == vault()
 
@@ -161,7 +163,7 @@ def test_rotation_that_cannot_decrypt_everything_changes_nothing(monkeypatch):
     third = Fernet.generate_key().decode()
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", f"{third},{second}")
     with pytest.raises(EncryptionKeyError, match="vault-credentials/a' "):
-        rotate_key()
+        get_backend().block_documents().rotate_key()
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", second)
     assert VaultCredentials.load("b") == vault(), "b was not moved to the third key"
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", first)

@@ -56,7 +56,7 @@ def test_a_task_called_in_a_flow_is_a_tracked_task_run(recorder):
     [flow_run] = recorder.flow_runs()
     [task_run] = recorder.task_runs(flow_run.id)
     assert (flow_run.state, task_run.state, task_run.name) == ("Completed", "Completed", "double-0")
-    assert [s.state for s in task_run.states] == ["Pending", "Running", "Completed"]
+    assert [s.type for s in task_run.states] == ["Pending", "Running", "Completed"]
 
 
 def test_a_task_called_outside_a_flow_is_a_standalone_tracked_run(recorder):
@@ -96,7 +96,7 @@ def test_a_failing_task_raises_its_original_exception_in_the_flow_and_fails_the_
         pipeline()
     [flow_run] = recorder.flow_runs()
     assert flow_run.state == "Failed"
-    assert "bad row 17" in flow_run.message
+    assert "bad row 17" in flow_run.state_message
     assert "ValueError: bad row 17" in flow_run.states[-1].detail
 
 
@@ -121,7 +121,7 @@ def test_a_direct_call_with_a_failed_upstream_does_not_run(recorder):
     for state in (pipeline(return_state=True), asyncio.run(async_pipeline(return_state=True))):
         assert state.is_failed()
         assert state.message == "Upstream task run 'fails-0' did not complete (it ended Failed)."
-    consumers = [run for run in recorder.task_runs() if run.key != "fails"]
+    consumers = [run for run in recorder.task_runs() if run.task_name != "fails"]
     assert [run.run_count for run in consumers] == [0, 0]
 
 
@@ -266,10 +266,10 @@ def test_a_flow_called_from_a_flow_is_a_linked_child_run(recorder):
 
     assert parent() == 6
     parent_run, *children = recorder.flow_runs()
-    assert [c.flow_run_id for c in children] == [parent_run.id, parent_run.id]
+    assert [c.parent_flow_run_id for c in children] == [parent_run.id, parent_run.id]
     for child_run in children:
         [task_run] = recorder.task_runs(child_run.id)
-        assert task_run.key == "double"
+        assert task_run.task_name == "double"
 
 
 def test_dynamic_workflows_are_plain_python(recorder):
@@ -306,15 +306,15 @@ def test_dynamic_workflows_are_plain_python(recorder):
         "countdown": 6,
     }
     flows = recorder.flow_runs()
-    assert [f.key for f in flows] == [
+    assert [f.flow_name for f in flows] == [
         "pipeline",
         "countdown",
         "countdown",
         "countdown",
         "countdown",
     ]
-    assert [f.flow_run_id for f in flows[1:]] == [f.id for f in flows[:-1]]
-    assert len([t for t in recorder.task_runs() if t.key == "process"]) == 6
+    assert [f.parent_flow_run_id for f in flows[1:]] == [f.id for f in flows[:-1]]
+    assert len([t for t in recorder.task_runs() if t.task_name == "process"]) == 6
 
 
 # Async
@@ -415,4 +415,4 @@ def test_async_subflow_in_async_flow_and_sync_subflow_in_async_flow(recorder):
 
     assert asyncio.run(parent()) == 6
     parent_run, *children = recorder.flow_runs()
-    assert {c.flow_run_id for c in children} == {parent_run.id}
+    assert {c.parent_flow_run_id for c in children} == {parent_run.id}

@@ -9,13 +9,13 @@ import pytest
 
 from plait import MissingContextError, flow, get_run_logger, task
 from plait.journal import (
-    LogEmitted,
     MemoryRecorder,
     Recorder,
     RunCreated,
     StateChanged,
     set_recorder,
 )
+from plait.runs import LogRecord
 
 
 @task
@@ -136,7 +136,7 @@ def test_a_failure_is_journaled_with_its_traceback(recorder):
     with pytest.raises(ValueError, match="invalid literal"):
         task(lambda: int("not a number"))()
     failed = recorder.task_runs()[0].states[-1]
-    assert failed.state == "Failed"
+    assert failed.type == "Failed"
     assert "Traceback" in failed.detail
     assert "invalid literal for int()" in failed.detail
 
@@ -177,7 +177,7 @@ def test_any_recorder_plugs_in_without_changing_callers():
         set_recorder(previous)
     assert counting.kinds.count("RunCreated") == 2
     assert counting.kinds.count("StateChanged") == 6
-    assert "LogEmitted" in counting.kinds
+    assert "LogRecord" in counting.kinds
 
 
 def test_memory_recorder_answers_questions_about_runs():
@@ -191,6 +191,6 @@ def test_memory_recorder_answers_questions_about_runs():
     assert recorder.run(run.id) is not None
     assert run.duration >= 0
     assert run.run_count == 1
-    assert isinstance(recorder.logs()[0], LogEmitted)
+    assert isinstance(recorder.logs()[0], LogRecord)
     with pytest.raises(KeyError):
         recorder.run("nope")

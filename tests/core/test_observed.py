@@ -110,7 +110,7 @@ def test_observed_runs_are_recorded_with_states_edges_and_logs(store):
         "model.shop.report",
     ]
     assert all(run.flow_run_id == flow_run.id for run in runs.values())
-    assert seed.tags == ["dbt"]
+    assert seed.tags == ("dbt",)
 
     assert [s.type for s in seed.states] == [PENDING, RUNNING, COMPLETED]
     assert seed.state_message == "INSERT 4"
@@ -156,7 +156,7 @@ def test_futures_of_plain_tasks_can_be_upstream(store):
     [flow_run] = store.client.read_flow_runs()
     runs = {run.name: run for run in store.client.read_task_runs(flow_run.id)}
     extracted, copy = runs["extract-0"], runs["warehouse-copy"]
-    assert copy.upstream == [extracted.id]
+    assert copy.upstream == (extracted.id,)
     assert copy.state_message == "copied 3 rows"
     assert store.client.read_task_graph(flow_run.id).edges == [(extracted.id, copy.id)]
 
@@ -296,7 +296,7 @@ def test_two_threads_racing_to_finish_one_run_end_it_once(recorder):
     assert len(winners) == 1
     assert run.state.name == winners[0]
     recorded = recorder.run(run.id)
-    assert [s.state for s in recorded.states] == ["Pending", "Running", winners[0]]
+    assert [s.type for s in recorded.states] == ["Pending", "Running", winners[0]]
 
 
 def test_outside_any_flow_an_observed_run_needs_a_parent():

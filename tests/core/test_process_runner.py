@@ -53,7 +53,7 @@ def test_a_run_whose_worker_died_is_retried_when_its_retries_allow(recorder, tmp
 
     assert pipeline() == "second attempt"
     [run] = recorder.task_runs()
-    assert [state.state for state in run.states] == ["Pending", "Retrying", "Running", "Completed"]
+    assert [state.type for state in run.states] == ["Pending", "Retrying", "Running", "Completed"]
     assert "crashed: its worker failed with BrokenProcessPool" in run.states[1].message
     assert "(retry 1/1 in 0s)" in run.states[1].message
 

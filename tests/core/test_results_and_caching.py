@@ -232,7 +232,7 @@ def test_an_unknown_storage_scheme_ends_the_task_run_failed(recorder):
 
     [task_run] = recorder.task_runs()
     assert task_run.state == "Failed"
-    assert "nope://" in task_run.message
+    assert "nope://" in task_run.state_message
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ def flaky_until(succeed_on: int):
 def test_a_task_is_retried_until_it_succeeds(recorder):
     assert task(retries=3)(flaky_until(3))() == 3
     [run] = recorder.task_runs()
-    assert [s.state for s in run.states] == [
+    assert [s.type for s in run.states] == [
         "Pending", "Running", "Retrying", "Running", "Retrying", "Running", "Completed",
     ]  # fmt: skip
     assert run.run_count == 3
@@ -55,7 +55,7 @@ def test_retry_delay_list_is_used_per_attempt_and_really_waited():
 def test_retry_delay_callable_receives_the_retry_number(recorder):
     t = task(retries=2, retry_delay_seconds=lambda n: n / 100)(flaky_until(3))
     t()
-    messages = [s.message for s in recorder.task_runs()[0].states if s.state == "Retrying"]
+    messages = [s.message for s in recorder.task_runs()[0].states if s.type == "Retrying"]
     assert [m.rsplit("(", 1)[1] for m in messages] == ["retry 1/2 in 0.01s)", "retry 2/2 in 0.02s)"]
 
 
@@ -210,7 +210,7 @@ def test_timeouts_are_retried_like_failures(recorder):
         return "fast"
 
     assert asyncio.run(slow_then_fast()) == "fast"
-    assert [s.state for s in recorder.task_runs()[0].states].count("Retrying") == 1
+    assert [s.type for s in recorder.task_runs()[0].states].count("Retrying") == 1
 
 
 def test_a_flow_over_its_timeout_ends_timed_out_and_unstarted_tasks_are_cancelled(recorder):

@@ -51,7 +51,7 @@ def test_a_flow_run_is_recorded_with_its_task_runs_and_states(store):
     [run] = store.client.read_flow_runs(flow_name="pipeline")
     assert run.state is StateType.COMPLETED
     assert run.parameters == {"n": 5, "label": "demo"}
-    assert run.tags == ["nightly"]
+    assert run.tags == ("nightly",)
     assert [s.type for s in store.client.read_flow_run(run.id).states] == [
         StateType.PENDING,
         StateType.RUNNING,
@@ -266,7 +266,7 @@ def test_the_store_is_migrated_on_first_use_and_reset_empties_it(store_url, reco
     from plait import journal
     from plait.journal import set_recorder
 
-    set_recorder(journal._ConfiguredRecorder())  # the default: opens the configured store
+    set_recorder(journal._DefaultRecorder())  # the default: opens the configured store
 
     @flow
     def first() -> int:

@@ -132,7 +132,9 @@ def test_a_failed_upstream_fails_downstream_without_running_it(task_runner, reco
     explode_run, add_run = recorder.task_runs()
     assert add_run.state == "Failed"
     assert add_run.run_count == 0
-    assert add_run.message == "Upstream task run 'explode-0' did not complete (it ended Failed)."
+    assert (
+        add_run.state_message == "Upstream task run 'explode-0' did not complete (it ended Failed)."
+    )
     assert add_run.upstream == (explode_run.id,)
 
 
@@ -155,7 +157,7 @@ def test_retries_and_timeouts_behave_the_same_on_every_runner(task_runner, recor
         return flaky.submit().result(), timed.state.name
 
     assert run(task_runner, body) == ("third time lucky", "TimedOut")
-    runs = {r.key: r for r in recorder.task_runs()}
+    runs = {r.task_name: r for r in recorder.task_runs()}
     assert runs["flaky"].run_count == 3
     assert runs["never_ends"].state == "TimedOut"
 

@@ -14,8 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plait import task
-from plait.options import retry_when
+from plait import retry_when, task
 from plait_aws.errors import is_transient
 
 if TYPE_CHECKING:

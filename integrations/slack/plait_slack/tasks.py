@@ -14,8 +14,7 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from plait import task
-from plait.options import retry_when
+from plait import retry_when, task
 from plait_slack.errors import is_transient
 
 if TYPE_CHECKING:

@@ -20,8 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from plait import task
-from plait.options import retry_when
+from plait import retry_when, task
 from plait_snowflake.connector import Params, Row, SnowflakeConnector
 from plait_snowflake.errors import is_transient
 

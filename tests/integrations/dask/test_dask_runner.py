@@ -117,7 +117,7 @@ def test_retries_apply_to_a_run_whose_worker_died(recorder, tmp_path):
 
     assert pipeline() == "second attempt"
     [run] = recorder.task_runs()
-    assert [state.state for state in run.states] == ["Pending", "Retrying", "Running", "Completed"]
+    assert [state.type for state in run.states] == ["Pending", "Retrying", "Running", "Completed"]
     assert "KilledWorker" in run.states[1].message
 
 
@@ -217,7 +217,9 @@ def test_a_cluster_class_that_cannot_be_imported_fails_the_flow_run_clearly(reco
 
     [run] = recorder.flow_runs()
     assert run.state == "Failed"
-    assert run.message.startswith("Could not start the task runner DaskTaskRunner(cluster_class=")
+    assert run.state_message.startswith(
+        "Could not start the task runner DaskTaskRunner(cluster_class="
+    )
     assert current_context() is None  # the failed start left no flow run in progress
 
 
@@ -280,4 +282,4 @@ def test_a_task_dask_drops_on_a_restart_ends_crashed(recorder, cluster):
 
     [run] = recorder.task_runs()
     assert run.state == "Crashed"
-    assert "crashed: its worker failed with LostByDask: Dask cancelled" in run.message
+    assert "crashed: its worker failed with LostByDask: Dask cancelled" in run.state_message

@@ -98,8 +98,11 @@ def test_a_value_that_looks_like_jinja_reaches_dbt_as_written(store, shop_dir, t
 
 
 def test_saved_credentials_run_dbt_on_postgres_without_leaving_secrets_on_disk(
-    store, postgres_server, shop_dir, tmp_path
+    store, postgres_server, shop_dir, tmp_path, monkeypatch
 ):
+    temp = tmp_path / "tmp"  # this test's own temporary directory: others may run at once
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
     postgres_credentials(postgres_server).save("warehouse")
     target = PostgresTargetConfigs(credentials=DatabaseCredentials.load("warehouse"), schema="mart")
     DbtCliProfile(name="shop", target="prod", target_configs=target).save("shop-prod")

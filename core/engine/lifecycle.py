@@ -18,10 +18,11 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plait.concurrency import run_coroutine_sync
+from plait.engine.concurrency import run_coroutine_sync
+from plait.engine.runs import Run
+from plait.engine.timeouts import DeadlineExceeded, call_with_deadline
 from plait.exceptions import RunTimeoutError
 from plait.logs import log_for_run
-from plait.runs import Run
 from plait.states import (
     Cancelled,
     Completed,
@@ -33,10 +34,9 @@ from plait.states import (
     StateType,
     TimedOut,
 )
-from plait.timeouts import DeadlineExceeded, call_with_deadline
 
 if TYPE_CHECKING:
-    from plait.definition import Definition
+    from plait.engine.definition import Definition
 
 
 @dataclass(slots=True)

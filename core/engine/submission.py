@@ -1,224 +1,50 @@
-"""Running task runs: called directly in the caller's thread, or submitted to the flow's
-task runner with their upstream futures resolved first.
+"""Submitted task runs: ``task.submit(...)`` hands a run to the flow's task runner once its
+upstream futures have finished, and settles its future from what the runner reports.
 
 Upstream futures are awaited by the engine, not by worker threads. A submitted task is
 handed to the runner only once every future it depends on has finished, so no worker
 ever blocks waiting for another. If an upstream did not complete, the task ends Failed
 without running. Because of that, the same code serves thread pools, process pools and
-clusters.
+clusters: a remote runner gets a ``RemoteTaskCall``, and its journal events travel back
+with the result.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
-import enum
-import inspect
-import itertools
 import pickle
 import threading
 import traceback
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plait import journal
-from plait.context import TaskRunContext, flow_run_var, task_run_var
-from plait.dependencies import collect_upstream, substitute, upstream_failure
+from plait.context import flow_run_var
+from plait.engine.dependencies import substitute, upstream_failure
+from plait.engine.lifecycle import (
+    conclude,
+    retry_after_crash,
+)
+from plait.engine.persistence import Plan, plan_task
+from plait.engine.runs import TaskRun
 from plait.exceptions import (
     CancelledRunError,
     CrashedRunError,
-    MappingLengthError,
     MissingContextError,
     ParameterError,
     RemoteError,
-    UpstreamFailedError,
 )
-from plait.futures import PlaitFuture, PlaitFutureList, wait_all_async
-from plait.lifecycle import (
-    attempt,
-    attempt_async,
-    conclude,
-    drive,
-    drive_async,
-    lifecycle,
-    retry_after_crash,
-)
-from plait.logs import capture_prints, setup_logging
-from plait.persistence import Persist, Plan, plan_task, run_planned, run_planned_async
-from plait.runs import TaskRun
-from plait.states import Cancelled, Crashed, Failed, Pending, State, StateType
+from plait.futures import PlaitFuture
+from plait.states import Cancelled, Crashed, Failed, State, StateType
 from plait.task_runners import TaskRunner
 
 if TYPE_CHECKING:
     from plait.tasks import Task
 
-Upstream = list[PlaitFuture | State]
 
-_standalone_counters: dict[str, itertools.count] = {}
-
-
-class unmapped:
-    """Pass an argument whole to every run of ``Task.map`` instead of mapping over it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
-# Creating task runs.
-
-
-def _create_task_run(
-    task: Task, bound: inspect.BoundArguments, upstream: Upstream, map_index: int | None = None
-) -> TaskRun:
-    flow_context = flow_run_var.get()
-    task_context = task_run_var.get()
-    name = task.run_name(bound)
-    if name is None:
-        if flow_context is not None:
-            name = flow_context.next_task_run_name(task.name)
-        else:
-            counter = _standalone_counters.setdefault(task.name, itertools.count())
-            name = f"{task.name}-{next(counter)}"
-    if flow_context is not None:
-        flow_run_id = flow_context.flow_run.id
-    else:
-        flow_run_id = task_context.task_run.flow_run_id if task_context is not None else None
-    return TaskRun.create(
-        task_name=task.name,
-        name=name,
-        state=Pending(),
-        flow_run_id=flow_run_id,
-        parent_task_run_id=task_context.task_run.id if task_context is not None else None,
-        upstream=tuple(item.task_run.id for item in upstream if isinstance(item, PlaitFuture)),
-        tags=task.tags,
-        map_index=map_index,
-    )
-
-
-def _upstream_of(args: tuple, kwargs: dict) -> Upstream:
-    found: Upstream = []
-    if args:
-        collect_upstream(args, found)
-    if kwargs:
-        collect_upstream(kwargs, found)
-    return found
-
-
-# Running a task run in this thread.
-
-
-@contextmanager
-def _task_run_scope(task: Task, task_run: TaskRun, log_prints: bool) -> Iterator[None]:
-    setup_logging()
-    if log_prints:
-        capture_prints()
-    token = task_run_var.set(TaskRunContext(task, task_run, log_prints))
-    try:
-        yield
-    finally:
-        task_run_var.reset(token)
-
-
-class _Undecided(enum.Enum):
-    PLAN = enum.auto()
-
-
-UNDECIDED = _Undecided.PLAN
-"""Run the task with the plan it decides itself (in process); a remote worker gets the plan
-its flow's process decided."""
-
-
-def run_task(
-    task: Task,
-    task_run: TaskRun,
-    args: tuple,
-    kwargs: dict,
-    log_prints: bool,
-    plan: Plan | _Undecided | None = UNDECIDED,
-) -> State:
-    """Run a sync task's lifecycle in this thread and return its final state (or reuse a
-    cached result without running the body)."""
-    with _task_run_scope(task, task_run, log_prints):
-        body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
-        if plan is UNDECIDED:
-            plan = plan_task(task, task_run, args, kwargs)
-        if plan is None:  # the common case: nothing persisted, nothing cached
-            return drive(lifecycle(task, task_run), body)
-        return run_planned(
-            task, task_run, plan, lambda persist: drive(lifecycle(task, task_run, persist), body)
-        )
-
-
-async def run_task_async(
-    task: Task,
-    task_run: TaskRun,
-    args: tuple,
-    kwargs: dict,
-    log_prints: bool,
-    plan: Plan | _Undecided | None = UNDECIDED,
-) -> State:
-    """Run an async task's lifecycle on the running event loop and return its final state
-    (or reuse a cached result without running the body)."""
-    with _task_run_scope(task, task_run, log_prints):
-        body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
-        if plan is UNDECIDED:
-            plan = plan_task(task, task_run, args, kwargs)
-
-        async def run(persist: Persist | None) -> State:
-            return await drive_async(lifecycle(task, task_run, persist), body)
-
-        return await run_planned_async(task, task_run, plan, run)
-
-
-def _run_anywhere(
-    task: Task,
-    task_run: TaskRun,
-    args: tuple,
-    kwargs: dict,
-    log_prints: bool,
-    plan: Plan | _Undecided | None = UNDECIDED,
-) -> State:
-    """Run a task run to its final state in a thread with no event loop (a worker)."""
-    if task.isasync:
-        return asyncio.run(run_task_async(task, task_run, args, kwargs, log_prints, plan))
-    return run_task(task, task_run, args, kwargs, log_prints, plan)
-
-
-def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
-    """``task(...)`` for a sync task: a tracked run in the caller's thread."""
-    task_run = _create_task_run(
-        task, task.bind(args, kwargs), upstream := _upstream_of(args, kwargs)
-    )
-    if upstream:
-        failure = upstream_failure(upstream)
-        if failure is not None:
-            return task.deliver(conclude(task, task_run, failure), return_state)
-        args, kwargs = substitute(args), substitute(kwargs)
-    state = run_task(task, task_run, args, kwargs, task.resolve_log_prints())
-    return task.deliver(state, return_state)
-
-
-async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
-    """``await task(...)`` for an async task: a tracked run on the caller's event loop."""
-    task_run = _create_task_run(
-        task, task.bind(args, kwargs), upstream := _upstream_of(args, kwargs)
-    )
-    if upstream:
-        await wait_all_async([item for item in upstream if isinstance(item, PlaitFuture)])
-        failure = upstream_failure(upstream)
-        if failure is not None:
-            return task.deliver(conclude(task, task_run, failure), return_state)
-        args, kwargs = substitute(args), substitute(kwargs)
-    state = await run_task_async(task, task_run, args, kwargs, task.resolve_log_prints())
-    return task.deliver(state, return_state)
-
-
-# Submitting task runs to the flow's task runner.
+from plait.engine.task_runs import Upstream, create_task_run, run_anywhere, upstream_of
 
 
 def _check_wait_for(wait_for: Any, task: Task) -> Upstream:
@@ -246,8 +72,8 @@ def submit_task(
             "a flow's task runner: call them inside a @flow, or call the task directly."
         )
     bound = task.bind(args, kwargs)
-    upstream = _upstream_of(args, kwargs) + _check_wait_for(wait_for, task)
-    future = PlaitFuture(_create_task_run(task, bound, upstream, map_index))
+    upstream = upstream_of(args, kwargs) + _check_wait_for(wait_for, task)
+    future = PlaitFuture(create_task_run(task, bound, upstream, map_index))
     flow_context.futures.append(future)
     start = partial(
         _start,
@@ -324,7 +150,7 @@ def _submit(
     options set around ``.submit()`` (such as Dask resources) reach it."""
     task_run = future.task_run
     if runner.in_process:
-        call = partial(context.run, _run_anywhere, task, task_run, args, kwargs, log_prints)
+        call = partial(context.run, run_anywhere, task, task_run, args, kwargs, log_prints)
         _attach(
             future, runner.submit(call), partial(_settle, task, future, _local_state, None, None)
         )
@@ -489,9 +315,7 @@ class RemoteTaskCall:
     def __call__(self) -> bytes:
         with journal.capturing() as capture:
             run = self.task_run
-            state = _run_anywhere(
-                self.task, run, self.args, self.kwargs, self.log_prints, self.plan
-            )
+            state = run_anywhere(self.task, run, self.args, self.kwargs, self.log_prints, self.plan)
             try:
                 return _pack((state, run.run_count, capture.events))
             except Exception as exc:
@@ -515,63 +339,3 @@ def _pack(report: tuple) -> bytes:
         import cloudpickle
 
         return cloudpickle.dumps(report)
-
-
-# Mapping.
-
-
-def _is_mappable(value: Any) -> bool:
-    return isinstance(value, Iterable) and not isinstance(value, str | bytes | bytearray | Mapping)
-
-
-def map_task(task: Task, args: tuple, kwargs: dict, wait_for: Any = None) -> PlaitFutureList:
-    """``task.map(...)``: one submitted run per element of the iterable arguments."""
-    bound = task.bind(args, kwargs)
-    arguments: dict[str, Any] = {}
-    mapped: dict[str, list[Any]] = {}
-    for name, value in bound.arguments.items():
-        if isinstance(value, PlaitFuture):
-            value = _mapped_future_value(task, value)
-        kind = task.signature.parameters[name].kind
-        if isinstance(value, unmapped):
-            arguments[name] = value.value
-        elif kind in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD):
-            arguments[name] = value
-        elif _is_mappable(value):
-            mapped[name] = list(value)
-            arguments[name] = None
-        else:
-            arguments[name] = value
-    if not mapped:
-        raise ParameterError(
-            f"Task {task.name!r}.map() needs at least one iterable argument to map over; to run "
-            "the task once, call it or use .submit()."
-        )
-    lengths = {name: len(values) for name, values in mapped.items()}
-    if len(set(lengths.values())) > 1:
-        given = ", ".join(f"{name} has {length}" for name, length in lengths.items())
-        raise MappingLengthError(
-            f"Task {task.name!r}.map() got iterables of different lengths ({given}). Give them "
-            "the same length, or wrap arguments to pass whole in plait.unmapped(...)."
-        )
-    futures = PlaitFutureList()
-    for index in range(next(iter(lengths.values()))):
-        for name, values in mapped.items():
-            arguments[name] = values[index]
-        call = inspect.BoundArguments(task.signature, dict(arguments))
-        futures.append(submit_task(task, call.args, call.kwargs, wait_for, map_index=index))
-    return futures
-
-
-def _mapped_future_value(task: Task, future: PlaitFuture) -> Any:
-    """The result of a future passed to ``map``, needed to know how many runs to create."""
-    state = future._future.result()
-    if not state.is_completed():
-        message = (
-            f"Task {task.name!r}.map() needs the result of upstream task run "
-            f"{future.task_run.name!r} to know how many runs to create, but it ended {state.name}."
-        )
-        raise UpstreamFailedError(message) from (
-            state.data if isinstance(state.data, BaseException) else None
-        )
-    return state.data

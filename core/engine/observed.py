@@ -22,10 +22,10 @@ from collections.abc import Iterable
 from typing import Any
 
 from plait.context import FlowRunContext, TaskRunContext, current_context
+from plait.engine.runs import TaskRun
 from plait.exceptions import MissingContextError, PlaitError
 from plait.futures import PlaitFuture
 from plait.logs import run_logger, setup_logging
-from plait.runs import TaskRun
 from plait.states import Pending, Running, State
 
 

@@ -1,4 +1,4 @@
-"""Conformance tests for integration authors: check every block type a plugin registers.
+"""The block conformance kit: check every block type a plugin registers.
 
 Subclass ``BlockConformance`` in your integration's tests (the class name must start with
 ``Test`` so pytest collects it), name your plugin, and give one or more example instances
@@ -149,14 +149,14 @@ class BlockConformance:
     def plait_home(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         """A fresh PLAIT_HOME (SQLite store, key file) for each test, and nothing else
         configured: no PLAIT_DATABASE_URL, no PLAIT_ENCRYPTION_KEY."""
-        from plait.store.database import close_databases
+        from plait.backend import close_backends
 
         home = tmp_path / "plait-home"
         monkeypatch.setenv("PLAIT_HOME", str(home))
         monkeypatch.delenv("PLAIT_DATABASE_URL", raising=False)
         monkeypatch.delenv("PLAIT_ENCRYPTION_KEY", raising=False)
         yield home
-        close_databases()
+        close_backends()
 
     # -- the plugin as a whole --------------------------------------------------------------
 
@@ -363,12 +363,12 @@ class BlockConformance:
 
     @_applies_to(lambda e: _unless(_nested(e), f"{type(e).__name__} holds no nested blocks"))
     def test_nested_blocks_saved_as_documents(self, example: Block) -> None:
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
         cls = type(example)
         block = _fresh(example)
         block.save(SAVE_NAME)
-        documents = open_block_documents()
+        documents = get_backend().block_documents()
         stored = documents.read(cls.get_block_type_slug(), SAVE_NAME)
         nested = _nested(block)
         assert sorted(stored.references) == sorted(json.dumps(p) for p in nested), (
@@ -398,14 +398,14 @@ class BlockConformance:
 
     @_applies_to(lambda e: _unless(_nested(e), f"{type(e).__name__} holds no nested blocks"))
     def test_nested_blocks_saved_by_name_are_referenced(self, example: Block) -> None:
-        from plait.store.blocks import open_block_documents
+        from plait.backend import get_backend
 
         cls = type(example)
         block = _fresh(example)
         path, child = next(iter(_nested(block).items()))
         child.save(f"{SAVE_NAME}-nested")
         block.save(SAVE_NAME)
-        documents = open_block_documents()
+        documents = get_backend().block_documents()
         stored = documents.read(cls.get_block_type_slug(), SAVE_NAME)
         child_id = documents.document_id(type(child).get_block_type_slug(), f"{SAVE_NAME}-nested")
         assert stored.references.get(json.dumps(path)) == child_id, (

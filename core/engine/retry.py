@@ -18,9 +18,10 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from plait.backend import get_backend
 from plait.caching import SCRIPT_MODULE_PREFIX
+from plait.engine.flow_runs import Resumed, call_flow, call_flow_async
 from plait.exceptions import ParameterError
-from plait.flow_engine import Resumed, call_flow, call_flow_async
 from plait.flows import Flow
 from plait.results import ResultRef
 from plait.states import UNSUCCESSFUL_TYPES, State
@@ -29,9 +30,7 @@ from plait.states import UNSUCCESSFUL_TYPES, State
 def retry_flow_run(flow_run_id: str) -> State:
     """Run a failed, crashed, timed-out or cancelled top-level flow run again; returns the
     new attempt's final state."""
-    from plait.client import get_client
-
-    record = get_client().read_flow_run(flow_run_id)
+    record = get_backend().run_queries().read_flow_run(flow_run_id)
     what = f"Flow run {record.id} ({record.name!r})"
     if record.parent_flow_run_id or record.parent_task_run_id:
         raise ParameterError(f"{what} is a subflow run; retry its top-level flow run instead.")

@@ -16,18 +16,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from plait.backend import get_backend
 from plait.caching import CacheContext, CacheKeyFn, UnhashableInputsError, task_identity
 from plait.context import flow_run_var
+from plait.engine.lifecycle import conclude
 from plait.exceptions import SerializationError
-from plait.lifecycle import conclude
 from plait.logs import log_for_run
 from plait.results import ResultRef
 from plait.states import Failed, State, StateType
 
 if TYPE_CHECKING:
-    from plait.definition import Definition
-    from plait.runs import Run, TaskRun
-    from plait.store.cache import CacheStore
+    from plait.backend.cache import CacheIndex
+    from plait.engine.definition import Definition
+    from plait.engine.runs import Run, TaskRun
     from plait.tasks import Task
 
 Persist = Callable[[Any], State]
@@ -43,7 +44,7 @@ class Plan:
     run: Run
     path: str
     key: str | None = None
-    cache: CacheStore | None = None
+    cache: CacheIndex | None = None
 
     def persist(self, value: Any) -> State:
         """Write the result, then its cache record; the Completed state that points at it is
@@ -113,9 +114,7 @@ def plan_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan 
     key = _cache_key(task, task_run, args, kwargs)
     if key is None:
         return Plan(task, task_run, f"task-runs/{task_run.id}")
-    from plait.store.cache import open_cache_store
-
-    return Plan(task, task_run, f"cache/{key}", key, open_cache_store())
+    return Plan(task, task_run, f"cache/{key}", key, get_backend().cache_index())
 
 
 def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str | None:

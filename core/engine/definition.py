@@ -22,9 +22,9 @@ import random
 from collections.abc import Callable
 from typing import Any, ClassVar
 
-from plait import options as opt
-from plait.concurrency import event_loop_running, run_coroutine_sync, run_in_worker_thread
 from plait.context import current_context
+from plait.engine import options as opt
+from plait.engine.concurrency import event_loop_running, run_coroutine_sync, run_in_worker_thread
 from plait.exceptions import InvalidOptionError, ParameterError
 from plait.results import ResultOptions
 from plait.states import State, StateType

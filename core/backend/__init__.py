@@ -1,0 +1,111 @@
+"""The one seam between Plait and where recorded state lives.
+
+Everything that records or reads state gets it from one ``Backend``: the journal's default
+recorder, block documents (``plait.blocks``), the cache index (``plait.engine.persistence``)
+and the run queries behind ``plait.client``. ``get_backend()`` opens the one the settings
+choose: today the run store (SQLite in ``PLAIT_HOME``, or PostgreSQL by
+``PLAIT_DATABASE_URL``, in ``plait.store.backend``). A backend over the API server is added
+here, the way httpx adds a transport, and nothing else changes.
+
+May import: ``plait.journal``, ``plait.runs``, ``plait.settings``, ``plait.encryption``, and
+``plait.store`` (only to open the store backend). Imported by the engine, ``plait.blocks``,
+``plait.client`` and ``plait.cli``; nothing outside ``plait.store`` imports the store.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+from plait import journal
+from plait.journal import MemoryRecorder, Recorder
+
+if TYPE_CHECKING:
+    from plait.backend.cache import CacheIndex
+    from plait.backend.documents import BlockDocuments
+    from plait.backend.runs import RunQueries
+    from plait.settings import Settings
+
+
+class Backend(ABC):
+    """Where one configuration's runs, block documents and cache index live."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """Where the state lives, for messages (no password)."""
+
+    @abstractmethod
+    def open_recorder(self) -> Recorder:
+        """A recorder that saves the journal's events here, in the background."""
+
+    @abstractmethod
+    def block_documents(self) -> BlockDocuments:
+        """Saved block documents, with the configured encryption keyring."""
+
+    @abstractmethod
+    def cache_index(self) -> CacheIndex:
+        """The cache index (one per backend per process: its thread locks are shared)."""
+
+    @abstractmethod
+    def run_queries(self) -> RunQueries:
+        """Reading and deleting recorded runs."""
+
+    @abstractmethod
+    def upgrade(self) -> tuple[str | None, str]:
+        """Bring the schema up to date; returns the revisions before and after."""
+
+    @abstractmethod
+    def reset(self) -> str:
+        """Delete every recorded run and saved block and recreate the schema; returns the
+        schema revision."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of connections (tests, and before forking); the backend reopens them."""
+
+
+def open_backend(settings: Settings, database_url: str | None = None) -> Backend:
+    """The backend ``settings`` choose (or the run store at ``database_url``)."""
+    from plait.store.backend import StoreBackend
+
+    return StoreBackend(database_url or settings.resolved_database_url(), settings)
+
+
+_backends: dict[tuple[str | None, str | None], Backend] = {}
+_lock = threading.Lock()
+
+
+def get_backend() -> Backend:
+    """The configured backend, opened once per configuration per process: this is asked
+    for on every cached task run, and reading the settings is not free."""
+    configuration = (os.environ.get("PLAIT_HOME"), os.environ.get("PLAIT_DATABASE_URL"))
+    backend = _backends.get(configuration)
+    if backend is None:
+        from plait.settings import load_settings
+
+        with _lock:
+            backend = _backends.get(configuration)
+            if backend is None:
+                backend = _backends[configuration] = open_backend(load_settings())
+    return backend
+
+
+def close_backends() -> None:
+    """Close every backend this process opened (tests, and before forking)."""
+    with _lock:
+        for backend in _backends.values():
+            backend.close()
+        _backends.clear()
+
+
+def _open_default_recorder() -> Recorder:
+    from plait.settings import load_settings
+
+    if not load_settings().persist_runs:
+        return MemoryRecorder()
+    return get_backend().open_recorder()
+
+
+journal.open_default_with(_open_default_recorder)

@@ -1,0 +1,136 @@
+"""Reading recorded runs: the Python API behind the CLI (and, later, the dashboard).
+
+    from plait.client import get_client
+
+    client = get_client()
+    for run in client.read_flow_runs(state="Failed", limit=10):
+        print(run.name, run.state_message)
+
+Run ids may be given in full or as a unique prefix. Every read first marks the flow runs of
+dead processes as Crashed, so what you read is never a stale "Running". Records are the
+``plait.runs`` ones; the queries come from the configured backend (``plait.backend``).
+
+May import: ``plait.backend``, ``plait.runs``, ``plait.results``, the public modules below
+them. Imported by ``plait.cli`` and users; never by the engine.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from plait.backend import get_backend, open_backend
+from plait.backend.runs import RunQueries
+from plait.exceptions import ParameterError
+from plait.runs import (
+    FlowRunRecord,
+    LogRecord,
+    RunRecord,
+    StateRecord,
+    TaskGraph,
+    TaskRunRecord,
+)
+from plait.states import FINAL_TYPES, StateType
+
+
+class Client:
+    """Reads (and deletes) recorded runs through one backend's queries."""
+
+    def __init__(self, queries: RunQueries) -> None:
+        self.queries = queries
+
+    def describe(self) -> str:
+        """Where the runs are read from (no password)."""
+        return self.queries.describe()
+
+    def read_flow_runs(
+        self,
+        flow_name: str | None = None,
+        state: StateType | str | None = None,
+        limit: int = 50,
+    ) -> list[FlowRunRecord]:
+        """Flow runs, newest first, optionally of one flow and/or in one state."""
+        if limit < 1:
+            raise ParameterError(f"limit must be at least 1; got {limit}.")
+        return self.queries.read_flow_runs(
+            flow_name, None if state is None else _state_type(state), limit
+        )
+
+    def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
+        """One flow run (id or unique prefix) with its state history."""
+        return self.queries.read_flow_run(flow_run_id)
+
+    def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
+        """A flow run's task runs in creation order, with their states and upstream runs."""
+        return self.queries.read_task_runs(flow_run_id)
+
+    def read_task_graph(self, flow_run_id: str) -> TaskGraph:
+        """A flow run's task runs and the dependencies between them."""
+        resolved = self.read_flow_run(flow_run_id).id
+        return TaskGraph(flow_run_id=resolved, task_runs=self.read_task_runs(resolved))
+
+    def read_logs(self, flow_run_id: str, after: int | None = None) -> list[LogRecord]:
+        """A flow run's log lines (its task runs' included) in order; with ``after``, only
+        lines recorded after the line with that id (to follow a run)."""
+        return self.queries.read_logs(flow_run_id, after)
+
+    def read_result(self, run: RunRecord) -> Any:
+        """A run's persisted result, read from its result storage."""
+        from plait.results import ResultRef
+
+        if run.result is None:
+            raise ParameterError(
+                f"Run {run.id} ({run.name!r}) has no persisted result: it is "
+                f"{run.state.value if run.state else 'unstarted'}, or did not persist its result "
+                "(persist_result=True keeps it)."
+            )
+        return ResultRef.from_json(run.result).load()
+
+    def delete_flow_run(self, flow_run_id: str) -> int:
+        """Delete one finished flow run (id or unique prefix) and everything recorded
+        about it, its subflow runs included. Returns how many flow runs were deleted."""
+        run = self.read_flow_run(flow_run_id)
+        if run.state is None or run.state not in FINAL_TYPES:
+            state = run.state.value if run.state else "unstarted"
+            raise ParameterError(
+                f"Flow run {run.id} ({run.name!r}) is {state}; only finished runs can be "
+                "deleted. Wait for it to finish."
+            )
+        return self.queries.delete_flow_runs(ids=[run.id])
+
+    def delete_flow_runs(self, older_than: timedelta) -> int:
+        """Delete finished flow runs created more than ``older_than`` ago, with everything
+        recorded about them. Returns how many flow runs were deleted."""
+        if older_than < timedelta(0):
+            raise ParameterError(f"older_than must not be negative; got {older_than}.")
+        return self.queries.delete_flow_runs(older_than=older_than)
+
+
+def _state_type(state: StateType | str) -> StateType:
+    if isinstance(state, StateType):
+        return state
+    for member in StateType:
+        if state.lower() in (member.value.lower(), member.name.lower()):
+            return member
+    known = ", ".join(member.value for member in StateType)
+    raise ParameterError(f"Unknown state {state!r}; use one of: {known}.")
+
+
+def get_client(database_url: str | None = None) -> Client:
+    """A client for the configured backend (or the run store at ``database_url``)."""
+    if database_url is None:
+        return Client(get_backend().run_queries())
+    from plait.settings import load_settings
+
+    return Client(open_backend(load_settings(), database_url).run_queries())
+
+
+__all__ = [
+    "Client",
+    "FlowRunRecord",
+    "LogRecord",
+    "StateRecord",
+    "TaskGraph",
+    "TaskRunRecord",
+    "get_client",
+]

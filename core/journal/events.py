@@ -1,0 +1,60 @@
+"""The journal's events: a run came into being, resumed, or entered a state; a log line.
+
+Events are small frozen snapshots that never hold a run's result, so recording them keeps no
+user data alive. State names are ``StateType`` values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from plait.runs import LogRecord
+
+RunKind = Literal["flow", "task"]
+
+
+@dataclass(slots=True, frozen=True)
+class RunCreated:
+    """A flow run or task run came into being."""
+
+    kind: RunKind
+    run_id: str
+    name: str
+    key: str  # the flow's or task's name
+    timestamp: datetime
+    flow_run_id: str | None = None  # for task runs (None when standalone); the parent for subflows
+    parent_task_run_id: str | None = None
+    upstream: tuple[str, ...] = ()  # task run ids this run waited on (arguments and wait_for)
+    parameters: dict[str, Any] | None = None  # flow runs only
+    tags: tuple[str, ...] = ()
+    map_index: int | None = None
+    on_crashed: tuple[str, ...] = ()  # flow runs: names of the hooks to report if it crashes
+    entrypoint: str | None = None  # top-level flow runs: "module:name" to import the flow again
+    parameters_ref: dict[str, Any] | None = None  # top-level flow runs: its stored parameters
+
+
+@dataclass(slots=True, frozen=True)
+class RunResumed:
+    """A finished flow run started a new attempt in this process (``plait flow-run retry``)."""
+
+    run_id: str
+    timestamp: datetime
+
+
+@dataclass(slots=True, frozen=True)
+class StateChanged:
+    """A run entered a new state. ``detail`` carries the traceback of a failure."""
+
+    kind: RunKind
+    run_id: str
+    state: str
+    timestamp: datetime
+    message: str | None = None
+    detail: str | None = None
+    result: dict[str, Any] | None = None  # where a persisted result is (a ResultRef's JSON)
+
+
+Event = RunCreated | StateChanged | LogRecord | RunResumed
+"""Everything the engine journals. A log line's event is its ``plait.runs.LogRecord``."""

@@ -1,0 +1,14 @@
+"""Test kits for integration authors and users' tests.
+
+- ``BlockConformance`` (``plait.testing.blocks``): subclass it to check every block type a
+  plugin registers: schema, secrets masked and encrypted at rest, round trips, nested
+  blocks. Its module docstring is its reference.
+
+The kits import pytest, so import them only in tests (``import plait`` never imports this).
+
+May import: the public API of ``plait`` and ``plait.blocks``. Imported by tests only.
+"""
+
+from plait.testing.blocks import BlockConformance
+
+__all__ = ["BlockConformance"]

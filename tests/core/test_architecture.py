@@ -1,0 +1,69 @@
+"""The architecture holds: imports point the way pyproject.toml's contracts say, and the
+diagram in docs/architecture.md is the one the code's imports draw.
+
+Both scripts run in a subprocess: grimp must find ``plait`` through the scripts' tree of links
+(plait.blocks included), not through the ``plait`` this test process has already imported.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_script(name: str, *args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_every_import_contract_is_kept():
+    result = run_script("lint_imports.py", "--no-logo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "0 broken" in result.stdout
+
+
+def test_an_import_that_points_the_wrong_way_breaks_its_contract(tmp_path):
+    package = tmp_path / "wrongway"
+    for path, source in {
+        "__init__.py": "",
+        "store/__init__.py": "ROWS = []\n",
+        "engine/__init__.py": "",
+        "engine/runs.py": "from wrongway.store import ROWS\n",
+    }.items():
+        (package / path).parent.mkdir(parents=True, exist_ok=True)
+        (package / path).write_text(source)
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        textwrap.dedent("""\
+            [tool.importlinter]
+            root_packages = ["wrongway"]
+
+            [[tool.importlinter.contracts]]
+            name = "The engine does not import the store"
+            type = "forbidden"
+            source_modules = ["wrongway.engine"]
+            forbidden_modules = ["wrongway.store"]
+        """)
+    )
+
+    result = run_script("lint_imports.py", "--no-logo", str(config), cwd=tmp_path)
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "wrongway.engine is not allowed to import wrongway.store" in result.stdout
+    assert "wrongway.engine.runs -> wrongway.store (l.1)" in result.stdout
+    assert "0 kept, 1 broken" in result.stdout
+
+
+def test_the_committed_diagram_is_drawn_from_the_current_imports():
+    result = run_script("architecture_diagram.py", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr  # says which script to run
