@@ -19,7 +19,7 @@ demo: $(SYNCED)
 
 test: $(SYNCED)
 	@scripts/ensure-postgres.sh  # the store's tests start their own PostgreSQL server
-	$(RUN) pytest
+	$(RUN) pytest -n 2  # two workers (pytest-xdist): the machines have two cores
 
 lint: $(SYNCED)
 	$(RUN) ruff check .

@@ -12,6 +12,7 @@ from plait.blocks.fields import SecretDict
 from plait.blocks.filesystems import LocalFileSystem, ReadableFileSystem, WritableFileSystem
 from plait.blocks.notifications import Email, NotificationBlock, RunNotice, Webhook
 from plait.blocks.object_storage import ObjectStorageBucket
+from plait.blocks.object_storage_tasks import ObjectStorageTasks
 
 __all__ = [
     "Block",
@@ -22,6 +23,7 @@ __all__ = [
     "LocalFileSystem",
     "NotificationBlock",
     "ObjectStorageBucket",
+    "ObjectStorageTasks",
     "ReadableFileSystem",
     "RunNotice",
     "Secret",

@@ -15,14 +15,16 @@ moves and deletes. It owns everything that is the same on every store:
 - listing: provider-neutral dicts (see ``list_objects``), objects first, then folders;
 - argument checks and the error messages that name the operation, bucket and key.
 
-An integration subclasses it, provides ``bucket_name`` (a field with its own description and
-validation, or a property over the field it names differently), declares the fields that
-reach the store (credentials), and implements the primitives below. Every primitive takes
-full keys (``bucket_folder`` already applied), does one thing on the store, and raises the
-provider's own exceptions: the shared code turns them into the integration's error with
-``_fail``, naming what was being done. A primitive may also raise a ``PlaitError`` it built
-itself (for example a missing bucket told apart from a missing key); those pass through
-unchanged. Primitives are called from several threads at once during folder transfers.
+An integration subclasses it, provides the bucket's name (a ``bucket_name`` field, or a
+field named by ``_bucket_field`` with a ``bucket_name`` property over it; either validated
+with ``_bucket_name_alone``), declares the fields that reach the store (credentials), and
+implements the primitives below; its prebuilt tasks come from ``ObjectStorageTasks``
+(``plait.blocks.object_storage_tasks``). Every primitive takes full keys (``bucket_folder``
+already applied), does one thing on the store, and raises the provider's own exceptions: the
+shared code turns them into the integration's error with ``_fail``, naming what was being
+done. A primitive may also raise a ``PlaitError`` it built itself (for example a missing
+bucket told apart from a missing key); those pass through unchanged. Primitives are called
+from several threads at once during folder transfers.
 
 =====================================================  ======================================
 primitive                                              what it does
@@ -108,6 +110,21 @@ class ObjectStorageBucket(WritableFileSystem):
             bucket_folder=parts.path.strip("/"),
             credentials=credentials,
         )
+
+    @classmethod
+    def _bucket_name_alone(cls, value: str) -> str:
+        """``value`` stripped, refused unless it is a bucket's name alone (no URL, no
+        folder): what each store's validator of its ``_bucket_field`` returns."""
+        value = value.strip()
+        if not value:
+            raise ValueError("must be a bucket name, e.g. 'raw'")
+        if "/" in value:
+            raise ValueError(
+                "must be a bucket name alone, e.g. 'raw'; put a folder in bucket_folder "
+                f"({cls._store_type().__name__}({cls._bucket_field}='raw', "
+                "bucket_folder='events'))"
+            )
+        return value
 
     @field_validator("bucket_folder")
     @classmethod

@@ -87,15 +87,7 @@ class S3Bucket(ObjectStorageBucket):
     @field_validator("bucket_name")
     @classmethod
     def _check_bucket_name(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must be a bucket name, e.g. 'raw'")
-        if value.startswith("s3://") or "/" in value:
-            raise ValueError(
-                "must be a bucket name alone, e.g. 'raw'; put a folder in bucket_folder "
-                "(S3Bucket(bucket_name='raw', bucket_folder='events'))"
-            )
-        return value
+        return cls._bucket_name_alone(value)
 
     def _client(self) -> Any:
         from botocore.exceptions import BotoCoreError

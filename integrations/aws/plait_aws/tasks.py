@@ -1,5 +1,6 @@
-"""Prebuilt Plait tasks for S3 and Secrets Manager: thin wrappers over the block methods, each
-taking the block as its first argument.
+"""Prebuilt Plait tasks for S3 and Secrets Manager, each taking the block as its first
+argument. The S3 tasks are Plait's object-storage tasks (``plait.blocks.ObjectStorageTasks``),
+the same for every store, named and documented for S3.
 
 Every task retries up to 3 times, after about 1, 4 and 16 seconds (stretched by up to 50% of
 random jitter), and only when the failure is transient: throttling (``SlowDown``,
@@ -11,16 +12,16 @@ access denied, fails at once. Change any option with ``with_options``::
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from plait import retry_when, task
+from plait.blocks import ObjectStorageTasks
 from plait_aws.errors import is_transient
+from plait_aws.s3 import S3Bucket
 
 if TYPE_CHECKING:
     from pydantic import SecretBytes, SecretStr
 
-    from plait_aws.s3 import S3Bucket
     from plait_aws.secrets_manager import AwsSecret
 
 
@@ -28,61 +29,13 @@ RETRY_OPTIONS: dict[str, Any] = retry_when(is_transient)
 """The retry options every task here is defined with."""
 retry_if_transient = RETRY_OPTIONS["retry_condition_fn"]
 
-
-@task(name="s3_upload", **RETRY_OPTIONS)
-def s3_upload(
-    bucket: S3Bucket,
-    to_path: str,
-    data: bytes | None = None,
-    *,
-    from_path: str | Path | None = None,
-) -> str:
-    """Upload ``data`` (bytes), or the local file ``from_path``, to ``to_path`` in the
-    bucket; returns the object's key. Multipart from 8 MB."""
-    return bucket.upload(to_path, data, from_path=from_path)
-
-
-@task(name="s3_download", **RETRY_OPTIONS)
-def s3_download(
-    bucket: S3Bucket, from_path: str, to_path: str | Path | None = None
-) -> bytes | Path:
-    """The content of the object at ``from_path``, or, with ``to_path``, the object
-    downloaded to that local file (whose path is returned)."""
-    return bucket.download(from_path, to_path)
-
-
-@task(name="s3_list_objects", **RETRY_OPTIONS)
-def s3_list_objects(
-    bucket: S3Bucket, folder: str = "", delimiter: str = "", page_size: int | None = None
-) -> list[dict[str, Any]]:
-    """The objects under ``folder`` (all pages), and with a ``delimiter`` its subfolders:
-    see ``S3Bucket.list_objects``."""
-    return bucket.list_objects(folder, delimiter=delimiter, page_size=page_size)
-
-
-@task(name="s3_copy", **RETRY_OPTIONS)
-def s3_copy(
-    bucket: S3Bucket, from_path: str, to_path: str, to_bucket: S3Bucket | str | None = None
-) -> str:
-    """Copy an object inside S3 (to another bucket with ``to_bucket``); returns the new
-    key. See ``S3Bucket.copy_object``."""
-    return bucket.copy_object(from_path, to_path, to_bucket)
-
-
-@task(name="s3_move", **RETRY_OPTIONS)
-def s3_move(
-    bucket: S3Bucket, from_path: str, to_path: str, to_bucket: S3Bucket | str | None = None
-) -> str:
-    """Move an object (copy, then delete the source); returns the new key. See
-    ``S3Bucket.move_object``."""
-    return bucket.move_object(from_path, to_path, to_bucket)
-
-
-@task(name="s3_delete", **RETRY_OPTIONS)
-def s3_delete(bucket: S3Bucket, paths_or_folder: str | list[str]) -> list[str]:
-    """Delete a list of objects, or every object under a folder; returns the deleted paths.
-    See ``S3Bucket.delete_objects``."""
-    return bucket.delete_objects(paths_or_folder)
+_s3 = ObjectStorageTasks(S3Bucket, store="S3", module=__name__, options=RETRY_OPTIONS)
+s3_upload = _s3.upload("s3_upload", large_objects="Multipart from 8 MB.")
+s3_download = _s3.download("s3_download")
+s3_list_objects = _s3.list_objects("s3_list_objects")
+s3_copy = _s3.copy("s3_copy")
+s3_move = _s3.move("s3_move")
+s3_delete = _s3.delete("s3_delete")
 
 
 # A secret's value must never be written to result storage: persist_result=False, whatever

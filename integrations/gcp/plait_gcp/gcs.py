@@ -85,15 +85,7 @@ class GcsBucket(ObjectStorageBucket):
     @field_validator("bucket")
     @classmethod
     def _check_bucket(cls, value: str) -> str:
-        value = value.strip()
-        if not value:
-            raise ValueError("must be a bucket name, e.g. 'raw'")
-        if value.startswith("gs://") or "/" in value:
-            raise ValueError(
-                "must be a bucket name alone, e.g. 'raw'; put a folder in bucket_folder "
-                "(GcsBucket(bucket='raw', bucket_folder='events'))"
-            )
-        return value
+        return cls._bucket_name_alone(value)
 
     @property
     def bucket_name(self) -> str:
