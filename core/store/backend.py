@@ -1,19 +1,25 @@
 """The run store as Plait's backend: runs, block documents and the cache index in one
-SQLite or PostgreSQL database. The only place that assembles the store's parts."""
+SQLite or PostgreSQL database. The only place that assembles the store's parts.
+
+Each part's module is imported when that part is first asked for, so a flow that only
+records runs never loads the block documents' encryption or the cache's code.
+"""
 
 from __future__ import annotations
 
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from plait.backend import Backend
-from plait.encryption import load_keyring
 from plait.settings import Settings, load_settings
-from plait.store.blocks import SqlBlockDocuments
-from plait.store.cache import SqlCacheIndex
 from plait.store.database import Database, close_databases, head_revision, open_database
-from plait.store.reads import SqlRunQueries
-from plait.store.writer import StoreRecorder
+
+if TYPE_CHECKING:
+    from plait.store.blocks import SqlBlockDocuments
+    from plait.store.cache import SqlCacheIndex
+    from plait.store.reads import SqlRunQueries
+    from plait.store.writer import StoreRecorder
 
 
 class StoreBackend(Backend):
@@ -33,20 +39,29 @@ class StoreBackend(Backend):
         return Database.describe_url(self.database_url)
 
     def open_recorder(self) -> StoreRecorder:
+        from plait.store.writer import StoreRecorder
+
         return StoreRecorder(self.database, load_settings())
 
     def block_documents(self) -> SqlBlockDocuments:
+        from plait.encryption import load_keyring
+        from plait.store.blocks import SqlBlockDocuments
+
         return SqlBlockDocuments(self.database, load_keyring(load_settings()))
 
     def cache_index(self) -> SqlCacheIndex:
         if self._cache is None:
             with self._cache_lock:
                 if self._cache is None:
+                    from plait.store.cache import SqlCacheIndex
+
                     stale = timedelta(seconds=self.settings.heartbeat_timeout_seconds)
                     self._cache = SqlCacheIndex(self.database, stale)
         return self._cache
 
     def run_queries(self) -> SqlRunQueries:
+        from plait.store.reads import SqlRunQueries
+
         return SqlRunQueries(self.database, load_settings().heartbeat_timeout_seconds)
 
     def upgrade(self) -> tuple[str | None, str]:
