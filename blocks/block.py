@@ -287,6 +287,12 @@ class Block(BaseModel):
         if not isinstance(name, str):
             raise BlockError(f"A block name must be a string, got {type(name).__name__}.")
         slug, _, short = name.rpartition("/")
+        if slug and not NAME_PATTERN.fullmatch(slug):
+            raise BlockError(
+                f"Block name {name!r} is not valid: give 'slug/name' (e.g. 'secret/api-token'), "
+                "each part 1 to 128 letters, digits, '.', '_' or '-', starting with a letter or "
+                "digit."
+            )
         own = cls._own_slug()
         if not slug:
             if own is None:

@@ -78,8 +78,11 @@ def list_blocks(
     """Saved blocks, by type then name, with their latest version."""
     from plait.backend import get_backend
 
-    documents = get_backend().block_documents().list(block_type, include_anonymous=show_all)
+    saved = get_backend().block_documents()
+    documents = saved.list(block_type, include_anonymous=show_all)
     if not documents:
+        if block_type is not None:
+            registry.lookup(block_type, saved)  # an unknown type is an error, not "none saved"
         console.print("No saved blocks" + (f" of type {block_type!r}." if block_type else "."))
         return
     table = Table("Block", "Version", "Updated", box=None)

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from plait.engine.runs import FlowRun, TaskRun
     from plait.flows import Flow
     from plait.futures import PlaitFuture
+    from plait.states import State
     from plait.task_runners import TaskRunner
     from plait.tasks import Task
 
@@ -31,6 +32,9 @@ class FlowRunContext:
     log_prints: bool
     persist_by_default: bool = False  # the results_persist_by_default setting, read at start
     futures: list[PlaitFuture] = field(default_factory=list)
+    # Unfinished states read from futures (``future.state``), by id, with the state itself so
+    # the id stays its own: a flow that returns one ends in that task run's final state.
+    unfinished_states: dict[int, tuple[State, PlaitFuture]] = field(default_factory=dict)
     _task_counters: dict[str, itertools.count] = field(default_factory=dict)
 
     @property

@@ -27,6 +27,12 @@ GENERATE_HINT = (
 )
 
 
+RESTORE_HINT = (
+    f"Restore {KEY_FILE_NAME} in PLAIT_HOME from your backup, or set {ENV_VAR} to the key "
+    "they were saved with; Plait does not make a new key while saved secrets need the old one."
+)
+
+
 def fingerprint(key: bytes) -> str:
     """A short, one-way name for a key, safe to store and show."""
     return hashlib.sha256(key).hexdigest()[:16]
@@ -54,6 +60,11 @@ class Keyring:
 
     def decrypt(self, token: str, saved_with: str | None, what: str) -> bytes:
         """Decrypt ``token``; ``what`` names the document in the error if no key fits."""
+        if not self.keys:
+            raise EncryptionKeyError(
+                f"Cannot decrypt the secrets of {what}: they were encrypted with key "
+                f"{saved_with or 'unknown'}, and {self.source}. {RESTORE_HINT}"
+            )
         try:
             return MultiFernet([Fernet(key) for key in self.keys]).decrypt(token.encode("ascii"))
         except InvalidToken:
@@ -66,13 +77,28 @@ class Keyring:
 
 
 def load_keyring(settings: Settings) -> Keyring:
-    """The configured keys; creates the key file on first use when no key is configured."""
+    """The configured keys: ``PLAIT_ENCRYPTION_KEY``, or the key file in ``PLAIT_HOME``. A
+    missing key file gives a keyring with no keys, which can decrypt nothing: only saving
+    makes the file (``with_key_file``), so reading never replaces a lost key."""
     if settings.encryption_key is not None:
         source = f"env {ENV_VAR}"
         return Keyring(_parse(settings.encryption_key.get_secret_value(), source), source, None)
     path = settings.home / KEY_FILE_NAME
     if not path.exists():
-        _create_key_file(path)
+        return Keyring((), f"the key file {path} is missing", path)
+    return _read_key_file(path)
+
+
+def with_key_file(keyring: Keyring) -> Keyring:
+    """``keyring``, or, when it has no keys because its key file is missing, the keyring of
+    a new key file. Call it only when nothing saved needs the missing key."""
+    if keyring.keys or keyring.path is None:
+        return keyring
+    _create_key_file(keyring.path)
+    return _read_key_file(keyring.path)
+
+
+def _read_key_file(path: Path) -> Keyring:
     _check_permissions(path)
     keys = _parse(path.read_text(encoding="ascii", errors="replace"), str(path))
     return Keyring(keys, str(path), path)

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, NamedTuple
 
+from plait.context import flow_run_var
 from plait.engine.runs import TaskRun
 from plait.states import State
 
@@ -36,10 +37,15 @@ class PlaitFuture:
 
     @property
     def state(self) -> State:
-        """The final state once done, else the run's latest state (Pending, Running, …)."""
+        """The final state once done, else the run's latest state (Pending, Running, …).
+        A flow that returns such an unfinished state ends in the run's final state."""
         if self._future.done():
             return self._future.result()
-        return self.task_run.state
+        state = self.task_run.state
+        context = flow_run_var.get()
+        if context is not None:
+            context.unfinished_states[id(state)] = (state, self)
+        return state
 
     def done(self) -> bool:
         return self._future.done()

@@ -180,7 +180,10 @@ class EncryptedCloudpickleSerializer(CloudpickleSerializer):
     name = "cloudpickle-encrypted"
 
     def encode(self, value: Any) -> bytes:
-        return _keyring().encrypt(super().encode(value)).encode("ascii")
+        from plait.backend import get_backend
+
+        keyring = get_backend().block_documents().keyring_for_writing()
+        return keyring.encrypt(super().encode(value)).encode("ascii")
 
     def decode(self, body: bytes) -> Any:
         return super().decode(_keyring().decrypt(body.decode("ascii"), None, "a stored value"))

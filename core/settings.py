@@ -93,7 +93,18 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        object.__setattr__(self, "home", self.home.expanduser())
+        home = self.home.expanduser()
+        if not home.is_absolute():
+            raise ValueError(
+                f"home (PLAIT_HOME) must be an absolute path or start with ~; got '{self.home}', "
+                f"which would depend on the working directory. Use e.g. {Path.cwd() / self.home}"
+            )
+        if home.exists() and not home.is_dir():
+            raise ValueError(
+                f"home (PLAIT_HOME) is {home}, which is a file; point it at a folder (it is "
+                "created if missing)"
+            )
+        object.__setattr__(self, "home", home)
         if self.heartbeat_timeout_seconds <= self.heartbeat_interval_seconds:
             raise ValueError(
                 "heartbeat_timeout_seconds must be longer than heartbeat_interval_seconds "

@@ -136,6 +136,11 @@ class BlockDocuments(ABC):
         holds. Refused while another saved block uses it."""
 
     @abstractmethod
+    def keyring_for_writing(self) -> Keyring:
+        """The keyring to encrypt with. The first save makes the key file; a save while the
+        key file is missing but saved secrets need it is refused, naming the key."""
+
+    @abstractmethod
     def rotate_key(self) -> tuple[int, Keyring]:
         """Re-encrypt every saved secret under a new key; returns how many versions were
         re-encrypted and the keyring now in use."""

@@ -81,4 +81,7 @@ def parse_duration(text: str, option: str) -> timedelta:
         raise ParameterError(
             f"{option}: expected a duration such as 30d, 12h, 45m, 90s or 2w; got {text!r}."
         )
-    return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    try:
+        return timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    except OverflowError:
+        raise ParameterError(f"{option}: {text!r} is longer than any date; give less.") from None

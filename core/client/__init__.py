@@ -32,6 +32,8 @@ from plait.runs import (
 )
 from plait.states import FINAL_TYPES, StateType
 
+MAX_AGE = timedelta(days=36_500)  # a century: older cut-offs fall before the year 1
+
 
 class Client:
     """Reads (and deletes) recorded runs through one backend's queries."""
@@ -103,6 +105,11 @@ class Client:
         recorded about them. Returns how many flow runs were deleted."""
         if older_than < timedelta(0):
             raise ParameterError(f"older_than must not be negative; got {older_than}.")
+        if older_than > MAX_AGE:
+            raise ParameterError(
+                f"older_than must be at most {MAX_AGE.days} days (no run is older); got "
+                f"{older_than.days} days."
+            )
         return self.queries.delete_flow_runs(older_than=older_than)
 
 

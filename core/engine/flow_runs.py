@@ -190,9 +190,14 @@ def _sigterm_crashes(flow_run: FlowRun) -> Callable[[], None]:
     return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _final_value(value: Any) -> Any:
-    """The flow's result, or a Failed state if it returned runs that did not complete."""
+def _final_value(context: FlowRunContext, value: Any) -> Any:
+    """The flow's result, or a Failed state if it returned runs that did not complete. Every
+    future has finished by now, so a returned unfinished state of a task run is replaced by
+    that run's final state: the outcome never depends on timing."""
     if isinstance(value, State):
+        handed_out = context.unfinished_states.get(id(value))
+        if handed_out is not None and handed_out[0] is value:
+            return handed_out[1].state
         return value
     found: list[PlaitFuture | State] = []
     collect_upstream(value, found)
@@ -217,7 +222,7 @@ def _body(context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs:
         wait_all(context.futures)
         raise
     wait_all(context.futures)
-    return _final_value(value)
+    return _final_value(context, value)
 
 
 async def _body_async(
@@ -229,7 +234,7 @@ async def _body_async(
         await wait_all_async(context.futures)
         raise
     await wait_all_async(context.futures)
-    return _final_value(value)
+    return _final_value(context, value)
 
 
 def call_flow(

@@ -6,6 +6,7 @@ given and what is expected, so a typo fails at import time rather than at 3 a.m.
 
 from __future__ import annotations
 
+import math
 import numbers
 import string
 from collections.abc import Callable, Iterable
@@ -21,13 +22,22 @@ def _fail(owner: str, option: str, expected: str, value: Any) -> InvalidOptionEr
     return InvalidOptionError(f"{owner}: {option} must be {expected}; got {value!r}.")
 
 
+NAME_LIMIT = 255  # what the run store's name columns hold
+
+
 def is_number(value: Any) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    """A real, finite number (NaN and infinity compare false with every bound)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_name(value: Any, owner: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise _fail(owner, "name", "a non-empty string", value)
+    if len(value) > NAME_LIMIT or "\x00" in value:
+        raise InvalidOptionError(
+            f"{owner}: name must be at most {NAME_LIMIT} characters, with no NUL byte; got "
+            f"{len(value)} characters starting {value[:40]!r}. Give a shorter name=..."
+        )
     return value
 
 

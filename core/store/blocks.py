@@ -26,8 +26,10 @@ from plait.backend.documents import (
 from plait.encryption import (
     ENV_VAR,
     GENERATE_HINT,
+    RESTORE_HINT,
     Keyring,
     new_key,
+    with_key_file,
     write_key_file,
 )
 from plait.exceptions import BlockError, BlockNotFoundError, EncryptionKeyError
@@ -111,6 +113,7 @@ class SqlBlockDocuments(BlockDocuments):
             )
         token = None
         if new.secrets:
+            self.keyring = self.keyring_for_writing()
             token = self.keyring.encrypt(json.dumps(new.secrets).encode())
         connection.execute(
             Versions.insert().values(
@@ -324,6 +327,23 @@ class SqlBlockDocuments(BlockDocuments):
                 )
         return len(rows)
 
+    def keyring_for_writing(self) -> Keyring:
+        if self.keyring.keys:
+            return self.keyring
+        with self.database.reading() as connection:
+            needed = connection.execute(
+                sa.select(Versions.c.key_fingerprint)
+                .where(Versions.c.key_fingerprint.is_not(None))
+                .distinct()
+                .limit(5)
+            ).scalars().all()  # fmt: skip
+        if needed:
+            raise EncryptionKeyError(
+                f"Saved blocks are encrypted with key {', '.join(needed)}, but "
+                f"{self.keyring.source}. {RESTORE_HINT}"
+            )
+        return with_key_file(self.keyring)
+
     def rotate_key(self) -> tuple[int, Keyring]:
         """Re-encrypt every saved secret under a new key; returns the count and the new keyring.
 
@@ -333,6 +353,8 @@ class SqlBlockDocuments(BlockDocuments):
         already list the new key first and the old one(s) after; documents move to the first.
         """
         keyring = self.keyring
+        if not keyring.keys:
+            raise EncryptionKeyError(f"Cannot rotate the key: {keyring.source}. {RESTORE_HINT}")
         if keyring.path is None:
             if len(keyring.keys) < 2:
                 raise EncryptionKeyError(

@@ -9,9 +9,10 @@ write lock on SQLite and an advisory lock on PostgreSQL, so concurrent first use
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -70,7 +71,7 @@ class Database:
         if not self.is_sqlite:
             return sa.create_engine(self.url, pool_pre_ping=True)
         if self.url.database and self.url.database != ":memory:":
-            Path(self.url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            _create_private(Path(self.url.database).expanduser())
         engine = sa.create_engine(
             self.url,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
@@ -129,6 +130,15 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _create_private(path: Path) -> None:
+    """Create the SQLite file readable by its owner only, like the key file and results:
+    it holds parameters, log lines and encrypted secrets. SQLite gives its ``-wal`` and
+    ``-shm`` files the database file's permissions."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def describe_error(exc: BaseException) -> str:

@@ -4,8 +4,11 @@
 A daemon thread writes what has queued up every ``writer_interval_seconds`` (sooner when a
 batch is full); ``flush`` writes everything right away and is called when a top-level flow
 run ends and at interpreter exit. A batch that cannot be written stays queued, in order,
-and is retried. The same thread renews the heartbeat of this process's running flow runs
-and marks the flow runs of dead processes as Crashed.
+and is retried; a batch whose content the database rejects is split until the rejected
+event stands alone, which is stored reduced or set aside in the spool, so it never blocks
+the events behind it (values are made storable first: ``plait.store.values``). The same
+thread renews the heartbeat of this process's running flow runs and marks the flow runs of
+dead processes as Crashed.
 
 Rows are written with plain SQL and values already in the driver's format (``executemany``
 through ``exec_driver_sql``), skipping SQLAlchemy's per-value type processing: a task run is
@@ -24,14 +27,24 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DataError, IntegrityError
 
 from plait.journal import Event, Recorder, RunCreated, RunResumed, StateChanged
+from plait.journal.spool import Spool
 from plait.runs import LogRecord
 from plait.settings import Settings
 from plait.states import FINAL_NAMES
 from plait.store import crashes, retention
 from plait.store.database import Database, describe_error, open_database
 from plait.store.schema import FlowRunRow
+from plait.store.values import (
+    ENTRYPOINT_LIMIT,
+    NAME_LIMIT,
+    TEXT_LIMIT,
+    reduced,
+    storable,
+    storable_or_none,
+)
 
 logger = logging.getLogger("plait.store")
 
@@ -105,7 +118,8 @@ class _Batch:
             self._state(event)
         elif type(event) is LogRecord:
             self.logs.append(
-                (event.flow_run_id, event.task_run_id, event.level, event.logger, event.message,
+                (event.flow_run_id, event.task_run_id, event.level,
+                 storable(event.logger, NAME_LIMIT), storable(event.message, TEXT_LIMIT),
                  self.time(event.timestamp))
             )  # fmt: skip
         elif type(event) is RunCreated:
@@ -115,18 +129,21 @@ class _Batch:
 
     def _created(self, event: RunCreated) -> None:
         tags = json.dumps(event.tags) if event.tags else "[]"
-        row = [event.run_id, event.name, None, None, tags, event.parent_task_run_id,
-               self.time(event.timestamp), None, None, 0, None]  # fmt: skip
+        key = storable(event.key, NAME_LIMIT)
+        row = [event.run_id, storable(event.name, NAME_LIMIT), None, None, tags,
+               event.parent_task_run_id, self.time(event.timestamp),
+               None, None, 0, None]  # fmt: skip
         if event.kind == "flow":
-            self.flows.add(event.key)
+            self.flows.add(key)
             process = self.process
             parameters_ref = event.parameters_ref
-            row += (event.key, json.dumps(event.parameters or {}), event.flow_run_id,
-                    json.dumps(event.on_crashed), process.hostname, process.pid,
-                    process.started, self.now, event.entrypoint,
+            entrypoint = storable_or_none(event.entrypoint, ENTRYPOINT_LIMIT)
+            row += (key, json.dumps(event.parameters or {}),
+                    event.flow_run_id, json.dumps(event.on_crashed), process.hostname,
+                    process.pid, process.started, self.now, entrypoint,
                     None if parameters_ref is None else json.dumps(parameters_ref))  # fmt: skip
         else:
-            row += (event.key, event.flow_run_id, event.map_index)
+            row += (key, event.flow_run_id, event.map_index)
             self.edges.extend(
                 (event.run_id, upstream) for upstream in dict.fromkeys(event.upstream)
             )
@@ -134,7 +151,9 @@ class _Batch:
 
     def _state(self, event: StateChanged) -> None:
         timestamp = self.time(event.timestamp)
-        self.states.append((event.run_id, event.state, event.message, event.detail, timestamp))
+        message = storable_or_none(event.message, TEXT_LIMIT)
+        detail = storable_or_none(event.detail, TEXT_LIMIT)
+        self.states.append((event.run_id, event.state, message, detail, timestamp))
         final = event.state in FINAL_NAMES
         if final and event.kind == "flow":
             self.ended_flow_runs.append(event.run_id)
@@ -143,7 +162,7 @@ class _Batch:
             row = self.updates[event.kind].get(event.run_id)
             if row is None:
                 row = self.updates[event.kind][event.run_id] = _update(event.run_id)
-        row[STATE], row[MESSAGE] = event.state, event.message
+        row[STATE], row[MESSAGE] = event.state, message
         if event.result is not None:
             row[RESULT] = json.dumps(event.result)
         if event.state == "Running":
@@ -152,7 +171,10 @@ class _Batch:
         elif final:
             row[END] = timestamp
 
-    def write(self, connection: Connection, statements: dict[str, str], known: set[str]) -> None:
+    def write(
+        self, connection: Connection, statements: dict[str, str], known: set[str]
+    ) -> set[str]:
+        """Write the batch's rows; returns the flows it added (``known`` are already in)."""
         new_flows = self.flows - known
         tables: list[tuple[str, list[Any]]] = [
             ("flows", [(name, self.now) for name in new_flows]),
@@ -179,7 +201,23 @@ class _Batch:
                     for u in self.updates[kind].values()
                 ]
                 connection.exec_driver_sql(statements[f"update {table}"], parameters)
-        known |= new_flows
+        return new_flows
+
+
+def _rejects_content(exc: BaseException) -> bool:
+    """Whether the database refused what a batch holds (a value it cannot store or convert,
+    a broken constraint) rather than failing to write at all (unreachable, locked, disk
+    full, a missing table): only the first is isolated; the rest is retried as it is."""
+    return isinstance(exc, DataError | IntegrityError | ValueError | TypeError)
+
+
+def _run_of(event: Event) -> str:
+    """The run an event is about, for messages."""
+    if isinstance(event, LogRecord):
+        if event.task_run_id:
+            return f"task run {event.task_run_id!r}"
+        return f"flow run {event.flow_run_id!r}"
+    return f"{event.kind} run {event.run_id!r}"
 
 
 def _update(run_id: str) -> list[Any]:
@@ -270,9 +308,8 @@ class StoreRecorder(Recorder):
                 except IndexError:
                     pass
                 try:
-                    self._write(batch)
+                    self._write_isolating(batch)
                 except BaseException as exc:
-                    self._queue.extendleft(reversed(batch))
                     if not isinstance(exc, Exception):
                         raise
                     self._report_failure(exc)
@@ -281,12 +318,55 @@ class StoreRecorder(Recorder):
                 logger.warning("The run store at %s works again.", self.database.describe())
                 self._failing = False
 
+    def _write_isolating(self, batch: list[Event]) -> None:
+        """Write ``batch`` in order. If the database rejects its content, write it in halves
+        until each rejected event stands alone, then store that one reduced (or set it
+        aside in the spool), so one bad value never blocks the events behind it. Any other
+        failure (the database is unreachable, the disk is full) puts what is not written
+        back at the head of the queue and raises."""
+        parts = deque([batch])
+        while parts:
+            part = parts.popleft()
+            try:
+                self._write(part)
+            except BaseException as exc:
+                if not _rejects_content(exc):
+                    self._queue.extendleft(reversed([e for p in (part, *parts) for e in p]))
+                    raise
+                if len(part) > 1:
+                    middle = len(part) // 2
+                    parts.extendleft((part[middle:], part[:middle]))
+                else:
+                    self._store_rejected(part[0], describe_error(exc))
+
+    def _store_rejected(self, event: Event, reason: str) -> None:
+        """Store ``event``, which the database rejected, in its reduced form; if even that
+        is rejected, set it aside in the spool. Either way, say so, naming the run."""
+        run = _run_of(event)
+        try:
+            self._write([reduced(event, reason)])
+        except BaseException as exc:
+            if not _rejects_content(exc):
+                self._queue.appendleft(event)
+                raise
+            path = Spool(self.settings.home / "spool").set_aside(event, reason)
+            logger.warning(
+                "The run store at %s rejected an event of %s (%s); it was set aside in %s.",
+                self.database.describe(), run, reason, path,
+            )  # fmt: skip
+            return
+        logger.warning(
+            "The run store at %s rejected an event of %s (%s); it was stored reduced.",
+            self.database.describe(), run, reason,
+        )  # fmt: skip
+
     def _write(self, events: list[Event]) -> None:
         batch = _Batch(self.process, datetime.now(UTC), self.database.is_sqlite)
         for event in events:
             batch.add(event)
         with self.database.writing() as connection:
-            batch.write(connection, self._statements, self._known_flows)
+            new_flows = batch.write(connection, self._statements, self._known_flows)
+        self._known_flows |= new_flows  # only once committed
         self._active_flow_runs.update(batch.new_runs["flow"])
         self._active_flow_runs.update(batch.resumed_flow_runs)
         self._active_flow_runs.difference_update(batch.ended_flow_runs)

@@ -127,6 +127,8 @@ def test_load_by_slug_dispatches_to_the_registered_class():
     [
         ("missing", BlockNotFoundError, "No saved block service-credentials/missing"),
         ("bad name!", BlockError, "Block name 'bad name!' is not valid"),
+        ("../etc", BlockError, r"Block name '\.\./etc' is not valid: give 'slug/name'"),
+        ("a/b/c", BlockError, r"Block name 'a/b/c' is not valid: give 'slug/name'"),
     ],
 )
 def test_bad_names_give_clear_errors(name, error, message):

@@ -173,6 +173,13 @@ def test_ls_shows_named_blocks_and_anonymous_ones_with_all():
     only_mailers = plait("block", "ls", "--type", "cli-mailer")
     assert "cli-mailer/inline" in only_mailers.output
     assert "cli-credentials/prod" not in only_mailers.output
+    known_but_none_saved = plait("block", "ls", "--type", "secret")
+    assert known_but_none_saved.exit_code == 0
+    assert "No saved blocks of type 'secret'." in known_but_none_saved.output
+    unknown = plait("block", "ls", "--type", "nosuch")
+    assert unknown.exit_code == 1
+    assert "No block type 'nosuch' is installed" in unknown.output
+    assert "Traceback" not in unknown.output
 
 
 def test_inspect_masks_secrets_and_names_nested_blocks():

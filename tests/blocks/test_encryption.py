@@ -63,6 +63,42 @@ def test_the_key_file_is_created_on_first_use_with_mode_0600():
     Fernet(key_file().read_bytes().strip())  # a valid key
 
 
+def test_a_lost_key_file_is_never_replaced_while_saved_secrets_need_it():
+    from typer.testing import CliRunner
+
+    from plait.cli import app
+
+    vault().save("prod")
+    needed = fingerprint(key_file().read_bytes().strip())
+    backup = key_file().read_bytes()
+    key_file().unlink()
+
+    inspected = CliRunner().invoke(app, ["block", "inspect", "vault-credentials/prod"])
+    assert not key_file().exists(), "a read-only command made no key"
+    assert inspected.exit_code == 1
+    assert needed in inspected.output
+    assert "Restore encryption.key in PLAIT_HOME from your backup" in inspected.output
+    with pytest.raises(EncryptionKeyError, match=f"encrypted with key {needed}"):
+        VaultCredentials.load("prod")
+    with pytest.raises(EncryptionKeyError, match=f"Saved blocks are encrypted with key {needed}"):
+        vault().save("other")
+    with pytest.raises(EncryptionKeyError, match="Cannot rotate the key"):
+        get_backend().block_documents().rotate_key()
+    assert not key_file().exists(), "no command made a new key"
+
+    key_file().write_bytes(backup)
+    key_file().chmod(0o600)
+    assert VaultCredentials.load("prod") == vault()
+
+
+def test_blocks_without_secrets_need_no_key_file():
+    from plait.blocks import LocalFileSystem
+
+    LocalFileSystem(basepath="/tmp/data").save("data")
+    assert LocalFileSystem.load("data").basepath == "/tmp/data"
+    assert not key_file().exists()
+
+
 def test_a_key_file_others_can_read_is_refused():
     vault().save("prod")
     key_file().chmod(0o644)

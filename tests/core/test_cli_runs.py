@@ -131,6 +131,14 @@ def test_delete_one_run_or_runs_older_than(runs, store):
     bad = plait("flow-run", "delete", "--older-than", "soon")
     assert bad.exit_code == 1
     assert "expected a duration such as 30d" in bad.output
+    for huge, message in [
+        ("99999999999d", "is longer than any date"),
+        ("99999d", "older_than must be at most 36500 days"),
+    ]:
+        refused_huge = plait("flow-run", "delete", "--older-than", huge, "--yes")
+        assert refused_huge.exit_code == 1
+        assert message in refused_huge.output
+        assert "Traceback" not in refused_huge.output
     kept = plait("flow-run", "delete", "--older-than", "30d", "--yes")
     assert kept.exit_code == 0
     assert "Deleted 0 flow runs" in kept.output

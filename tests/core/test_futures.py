@@ -12,6 +12,7 @@ from plait import (
     MissingContextError,
     ParameterError,
     PlaitFuture,
+    StateType,
     ThreadPoolTaskRunner,
     UpstreamFailedError,
     as_completed,
@@ -307,3 +308,32 @@ def test_an_async_task_called_with_a_future_waits_for_it():
         return await async_identity(identity.submit("upstream value"))
 
     assert asyncio.run(pipeline()) == "upstream value"
+
+
+@pytest.mark.parametrize(("fails", "expected"), [(True, "Failed"), (False, "Completed")])
+def test_a_returned_unfinished_state_ends_the_flow_in_the_runs_final_state(fails, expected):
+    started, release = threading.Event(), threading.Event()
+
+    @task
+    def gated() -> int:
+        started.set()
+        assert release.wait(10), "the test never released the task"
+        if fails:
+            raise ValueError("late failure")
+        return 7
+
+    @flow
+    def returns_a_state():
+        future = gated.submit()
+        assert started.wait(10)
+        state = future.state  # read while the task run is still Running
+        assert state.type is StateType.RUNNING
+        release.set()
+        return state
+
+    final = returns_a_state(return_state=True)
+    assert final.type == expected  # the task's final state, whatever the timing
+    if fails:
+        assert "late failure" in final.message
+    else:
+        assert final.result() == 7

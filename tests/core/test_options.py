@@ -31,6 +31,11 @@ def noop(x=None):
         ({"retry_jitter_factor": -0.1}, "retry_jitter_factor must be a number >= 0"),
         ({"timeout_seconds": 0}, r"timeout_seconds must be a number of seconds > 0"),
         ({"timeout_seconds": "10"}, "timeout_seconds"),
+        ({"timeout_seconds": float("nan")}, r"timeout_seconds must be .*; got nan"),
+        ({"timeout_seconds": float("inf")}, r"timeout_seconds must be .*; got inf"),
+        ({"retry_delay_seconds": float("nan")}, r"retry_delay_seconds .*got nan"),
+        ({"retry_delay_seconds": [1, float("nan")]}, r"retry_delay_seconds .*got \[1, nan\]"),
+        ({"retry_jitter_factor": float("nan")}, "retry_jitter_factor must be a number >= 0"),
         (
             {"on_failure": ["not callable"]},
             r"on_failure must be a list of callables.*'not callable'",

@@ -82,3 +82,23 @@ def test_a_bad_setting_is_a_clear_cli_error(monkeypatch):
     assert result.exit_code == 1
     assert "persist_runs (from env PLAIT_PERSIST_RUNS)" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("home", "message"),
+    [
+        ("relative/home", r"home \(PLAIT_HOME\) must be an absolute path or start with ~"),
+        ("FILE", r"home \(PLAIT_HOME\) is .*which is a file; point it at a folder"),
+    ],
+)
+def test_plait_home_must_be_an_absolute_folder(monkeypatch, tmp_path, home, message):
+    if home == "FILE":
+        home = str(tmp_path / "not-a-folder")
+        Path(home).write_text("")
+    monkeypatch.setenv("PLAIT_HOME", home)
+    with pytest.raises(ConfigError, match=message):
+        load_settings()
+    result = CliRunner().invoke(app, ["flow-run", "ls"])
+    assert result.exit_code == 1
+    assert "PLAIT_HOME" in result.output
+    assert "Traceback" not in result.output

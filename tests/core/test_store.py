@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -365,3 +366,21 @@ def test_a_bad_database_url_names_the_setting_and_never_shows_the_password(monke
     with pytest.raises(StoreError, match="supports sqlite and postgresql") as unsupported:
         get_client()
     assert "s3cret-pw" not in str(unsupported.value)
+
+
+def test_the_sqlite_store_files_are_readable_by_their_owner_only(store):
+    if not store.url.startswith("sqlite"):
+        pytest.skip("file permissions are the SQLite store's; PostgreSQL keeps its own files")
+
+    @flow
+    def private() -> int:
+        return 1
+
+    private()
+    store.writer.flush()
+    database = Path(sa.engine.make_url(store.url).database)
+    files = [path for path in database.parent.glob(f"{database.name}*") if path.is_file()]
+    assert database in files
+    assert {path.name: path.stat().st_mode & 0o777 for path in files} == {
+        path.name: 0o600 for path in files
+    }

@@ -5,6 +5,7 @@ types`` (offline: see ``fixtures/install.py``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from fixtures.install import ROOT, find_uv, row, venv_with_plait
@@ -114,3 +115,5 @@ def test_an_integration_installs_from_source_and_registers_its_plugin(
     where = venv.import_paths("plait", integration.module)
     assert str(ROOT) not in " ".join(where)
     assert all(path.startswith(str(venv.path)) for path in where)
+    typed = [Path(path).parent / "py.typed" for path in where]
+    assert all(marker.is_file() for marker in typed), f"PEP 561 markers missing: {typed}"

@@ -133,10 +133,20 @@ class NodeRuns:
         return f"skipped: upstream {', '.join(blamed)} did not succeed"
 
 
+DEPRECATIONS_SUMMARY = "DeprecationsSummary"
+_summarised = threading.Event()  # dbt's deprecations summary was logged in this process
+
+
 def log_event(logger: logging.LoggerAdapter[Any], event: Any, minimum: int = logging.DEBUG) -> None:
     """Log dbt's line for ``event`` on ``logger``, at the event's level (if ``minimum`` or
-    above)."""
+    above). dbt's summary of deprecations, a warning it repeats on every invocation, is
+    logged once per process at INFO, then at DEBUG."""
     level = LEVELS.get(event.info.level, logging.INFO)
+    if event.info.name == DEPRECATIONS_SUMMARY:
+        first = not _summarised.is_set()
+        _summarised.set()
+        level = logging.INFO if first else logging.DEBUG
+        minimum = min(minimum, level)  # it comes while parsing, where only warnings are logged
     if level >= minimum and event.info.msg and logger.isEnabledFor(level):
         logger.log(level, event.info.msg)
 

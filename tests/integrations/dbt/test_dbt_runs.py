@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import subprocess
 import sys
+import threading
 
 import pytest
 from fixtures.dbt import DOWNSTREAM_OF_FAILING_TEST, FAILING_TEST, fix_failing_test, query
@@ -315,3 +316,25 @@ def test_the_duckdb_file_is_free_for_other_processes_after_a_run(store, shop):
     )
     assert reader.returncode == 0, reader.stderr
     assert reader.stdout.strip() == "(4, 4)"
+
+
+@pytest.mark.parametrize("adapter", ["duckdb"], indirect=True)
+def test_dbt_s_deprecations_summary_is_logged_once_per_process_at_info(store, shop, monkeypatch):
+    from plait_dbt import node_runs
+
+    monkeypatch.setattr(node_runs, "_summarised", threading.Event())  # as in a new process
+    project_file = shop.project_dir / "dbt_project.yml"  # a renamed key: a deprecation
+    project_file.write_text(project_file.read_text().replace("seed-paths:", "data-paths:"))
+
+    run_dbt(shop, select="raw_orders")
+    run_dbt(shop, select="raw_orders")
+
+    first, second = sorted(
+        get_client().read_flow_runs(flow_name="run_dbt"), key=lambda run: run.created
+    )
+    summaries = [
+        [log for log in get_client().read_logs(run.id) if "Summary of encountered" in log.message]
+        for run in (first, second)
+    ]
+    assert [log.level for log in summaries[0]] == [logging.INFO]
+    assert summaries[1] == [], "the second run in the process does not repeat it"
