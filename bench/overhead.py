@@ -8,6 +8,9 @@ Workloads (each in a fresh subprocess, so peak memory is the workload's own):
   the plain baseline calls the same function 1,000 times in a loop.
 - ``map``: ``.map`` of a no-op task over 10,000 elements, then all results collected;
   the plain baseline is a list comprehension over the same function.
+- ``flows``: 200 top-level flow runs, one after another, each calling one no-op task: what
+  a flow run costs on its own, including (on SQLite) its start and its end being made
+  durable; the plain baseline calls the function 200 times.
 
 Each Plait workload runs in two modes: ``memory`` (``PLAIT_PERSIST_RUNS=false``: the journal
 stays in memory) and ``sqlite`` (the default run store, a fresh ``$PLAIT_HOME/plait.db``: every
@@ -33,7 +36,7 @@ import sys
 import tempfile
 import time
 
-SIZES = {"sequential": 1_000, "map": 10_000}
+SIZES = {"sequential": 1_000, "map": 10_000, "flows": 200}
 ENGINES = ("plain", "memory", "sqlite")
 
 
@@ -45,8 +48,8 @@ def run_workload(name: str, engine: str, repeat: int) -> dict:
     """Runs in the subprocess: time one workload, best of ``repeat``."""
     n = SIZES[name]
     if engine == "plain":
-        sequential = lambda: [noop(i) for i in range(n)]  # noqa: E731
-        mapped = sequential
+        plain = lambda: [noop(i) for i in range(n)]  # noqa: E731
+        bodies = {"sequential": plain, "map": plain, "flows": plain}
     else:
         from plait import flow, task
 
@@ -61,8 +64,16 @@ def run_workload(name: str, engine: str, repeat: int) -> dict:
         def map_flow() -> list[int]:
             return noop_task.map(range(n)).result()
 
-        sequential, mapped = sequential_flow, map_flow
-    body = sequential if name == "sequential" else mapped
+        @flow
+        def one_task_flow() -> int:
+            return noop_task(0)
+
+        def flow_runs() -> None:
+            for _ in range(n):
+                one_task_flow()
+
+        bodies = {"sequential": sequential_flow, "map": map_flow, "flows": flow_runs}
+    body = bodies[name]
     body()  # warm-up (imports, thread pool, first-call caches); also the memory measurement
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     best = min(_timed(body) for _ in range(repeat))

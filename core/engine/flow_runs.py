@@ -216,6 +216,8 @@ def _final_value(context: FlowRunContext, value: Any) -> Any:
 
 
 def _body(context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    if _is_top_level(context.flow_run):  # Running is recorded before any side effect
+        journal.flush()
     try:
         value = fn(*args, **kwargs)
     except Exception:
@@ -228,6 +230,8 @@ def _body(context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs:
 async def _body_async(
     context: FlowRunContext, fn: Callable[..., Any], *args: Any, **kwargs: Any
 ) -> Any:
+    if _is_top_level(context.flow_run):  # Running is recorded before any side effect
+        await asyncio.to_thread(journal.flush)
     try:
         value = await fn(*args, **kwargs)
     except Exception:
@@ -284,5 +288,7 @@ def _persist(flow: Flow, flow_run: FlowRun) -> Callable[[Any], State] | None:
 
 
 def _is_top_level(flow_run: FlowRun) -> bool:
-    """Not a subflow: its end is when its run's records must be durable."""
+    """Not a subflow: its start (Running, before the body) and its end are when its run's
+    records must be durable, so a process killed at any moment leaves a run to mark
+    Crashed."""
     return flow_run.flow_run_id is None and flow_run.parent_task_run_id is None

@@ -35,6 +35,7 @@ from plait.exceptions import (
     MissingContextError,
     ParameterError,
     RemoteError,
+    SerializationError,
 )
 from plait.futures import PlaitFuture
 from plait.states import Cancelled, Crashed, Failed, State, StateType
@@ -177,9 +178,36 @@ def _submit_remote(
     keyed: Callable[[State], None] | None,
 ) -> None:
     remote = RemoteTaskCall(task, future.task_run, args, kwargs, log_prints, plan)
-    runner_future = context.run(runner.submit, remote)
+    try:
+        runner_future = context.run(runner.submit, remote)
+    except Exception as exc:
+        unsendable = _unsendable_argument(task, args, kwargs, runner)
+        if unsendable is None:
+            raise
+        raise unsendable from exc
     again = partial(_submit, task, future, args, kwargs, runner, log_prints, context)
     _attach(future, runner_future, partial(_settle, task, future, _remote_state, again, keyed))
+
+
+def _unsendable_argument(
+    task: Task, args: tuple, kwargs: dict, runner: TaskRunner
+) -> SerializationError | None:
+    """The error naming the first argument that cannot be pickled for ``runner``'s workers,
+    if that is why the call could not be sent."""
+    import cloudpickle
+
+    bound = task.bind(args, kwargs)
+    for name, value in bound.arguments.items():
+        try:
+            cloudpickle.dumps(value)
+        except Exception as exc:
+            return SerializationError(
+                f"Task {task.name!r}: argument {name!r} ({type(value).__name__}) cannot be sent "
+                f"to the workers of {type(runner).__name__}: {type(exc).__name__}: {exc}. Pass "
+                "a value that can be pickled (settings or a block rather than an open "
+                "connection or lock), or run the task on threads."
+            )
+    return None
 
 
 def _submit_keyed(task: Task, future: PlaitFuture, plan: Plan, submit: Callable[..., None]) -> None:

@@ -11,6 +11,7 @@ import pytest
 from fixtures.runs import dies_once
 
 from plait import ProcessPoolTaskRunner, TaskRunner, flow, task
+from plait.exceptions import SerializationError
 
 
 @task
@@ -97,8 +98,17 @@ def test_an_argument_that_cannot_be_pickled_fails_the_task_clearly():
 
     message, error = pipeline()
     assert "Could not submit task run 'square-0' to ProcessPoolTaskRunner" in message
-    assert "pickle" in message
-    assert error == "TypeError"
+    assert "Task 'square': argument 'x' (lock) cannot be sent to the workers of " in message
+    assert "cannot pickle" in message
+    assert error == "SerializationError"  # a PlaitError naming the task and the parameter
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def raising():
+        return square.submit(threading.Lock()).result()
+
+    with pytest.raises(SerializationError, match="argument 'x' \\(lock\\)") as raised:
+        raising()
+    assert isinstance(raised.value.__cause__, TypeError)  # pickle's own error, kept as cause
 
 
 class InlineTaskRunner(TaskRunner):

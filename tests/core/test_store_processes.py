@@ -41,7 +41,7 @@ def block() -> None:
 """
 
 
-def _spawn(tmp_path: Path, body: str, name: str = "child.py") -> subprocess.Popen:
+def _spawn(tmp_path: Path, body: str, name: str = "child.py", **env: str) -> subprocess.Popen:
     script = tmp_path / name
     script.write_text(PREAMBLE + textwrap.dedent(body))
     return subprocess.Popen(
@@ -50,7 +50,7 @@ def _spawn(tmp_path: Path, body: str, name: str = "child.py") -> subprocess.Pope
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PLAIT_LOGGING_LEVEL": "INFO"},
+        env={**os.environ, "PLAIT_LOGGING_LEVEL": "INFO", **env},
     )
 
 
@@ -173,6 +173,34 @@ def test_a_killed_process_leaves_a_run_that_is_marked_crashed_when_read(tmp_path
     [report] = [line for line in client.read_logs(flow_run_id) if "crashed" in line.message]
     assert "on_crashed hooks (page_someone) did not run" in report.message
     assert client.read_flow_runs(state="Running") == []
+
+
+def test_a_run_killed_before_the_writer_ever_ran_is_still_found_and_crashed(tmp_path, store_url):
+    child = _spawn(
+        tmp_path,
+        """
+        @flow
+        def charges_a_card() -> None:
+            print("ready", get_run_context().flow_run.id, flush=True)  # a side effect
+            sys.stdin.readline()  # until the test kills this process
+
+        charges_a_card()
+        """,
+        # The background writer would not write for an hour: only the start is durable.
+        PLAIT_WRITER_INTERVAL_SECONDS="3600",
+    )
+    flow_run_id = _wait_ready(child)
+    child.kill()
+    child.communicate(timeout=60)
+
+    run = get_client().read_flow_run(flow_run_id)
+    assert run.flow_name == "charges_a_card"
+    assert run.state is StateType.CRASHED
+    assert [s.type for s in run.states] == [
+        StateType.PENDING,
+        StateType.RUNNING,
+        StateType.CRASHED,
+    ]
 
 
 def test_a_run_on_another_host_is_crashed_only_once_its_heartbeat_is_stale(tmp_path, store_url):
