@@ -70,8 +70,9 @@ class Database:
     def _create_engine(self) -> Engine:
         if not self.is_sqlite:
             return sa.create_engine(self.url, pool_pre_ping=True)
-        if self.url.database and self.url.database != ":memory:":
-            _create_private(Path(self.url.database).expanduser())
+        database = self.url.database
+        if database and database != ":memory:" and "uri" not in self.url.query:  # a file path
+            _create_private(Path(database).expanduser())
         engine = sa.create_engine(
             self.url,
             connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False},

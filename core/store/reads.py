@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -13,8 +14,10 @@ from plait.exceptions import ParameterError, RunNotFoundError
 from plait.runs import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
 from plait.states import StateType
 from plait.store import crashes, retention
-from plait.store.database import Database
+from plait.store.database import Database, describe_error
 from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
+
+logger = logging.getLogger("plait.store")
 
 flow_runs = FlowRunRow.__table__
 task_runs = TaskRunRow.__table__
@@ -30,12 +33,25 @@ class SqlRunQueries(RunQueries):
         self.database = database
         self._heartbeat_timeout = heartbeat_timeout_seconds
         self._me = crashes.ProcessIdentity.current()
+        self._read_only = False  # set once marking crashed runs failed to write
 
     def describe(self) -> str:
         return self.database.describe()
 
     def _connection(self) -> Any:
-        crashes.sweep(self.database, self._me, self._heartbeat_timeout)
+        if not self._read_only:
+            try:
+                crashes.sweep(self.database, self._me, self._heartbeat_timeout)
+            except (sa.exc.OperationalError, sa.exc.InternalError) as exc:
+                # The database cannot be written (a full disk, a read-only file or replica):
+                # read what is there, and say once that dead runs may still show Running.
+                self._read_only = True
+                logger.warning(
+                    "Could not mark the flow runs of dead processes as Crashed in %s (%s); "
+                    "they may still show as Running.",
+                    self.database.describe(),
+                    describe_error(exc),
+                )
         return self.database.reading()
 
     def read_flow_runs(

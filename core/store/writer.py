@@ -240,6 +240,7 @@ class StoreRecorder(Recorder):
         self._wake = threading.Event()
         self._closed = False
         self._failing = False
+        self._last_failure = "no failure was reported"
         self._statements = _statements(database.is_sqlite)
         self._known_flows: set[str] = set()
         self._active_flow_runs: set[str] = set()
@@ -280,9 +281,10 @@ class StoreRecorder(Recorder):
         self._drain()
         if self._queue:
             logger.error(
-                "%d recorded events could not be saved to the run store at %s.",
+                "%d recorded events could not be saved to the run store at %s: %s.",
                 len(self._queue),
                 self.database.describe(),
+                self._last_failure,
             )
 
     def _run(self) -> None:
@@ -372,6 +374,7 @@ class StoreRecorder(Recorder):
         self._active_flow_runs.difference_update(batch.ended_flow_runs)
 
     def _report_failure(self, exc: Exception) -> None:
+        self._last_failure = describe_error(exc)
         if not self._failing:
             logger.warning(
                 "Could not save runs to the store at %s (%s); %d events are kept and will be "

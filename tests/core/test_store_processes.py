@@ -7,6 +7,7 @@ ready on stdout; nothing here waits on a clock.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -16,9 +17,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from plait import StateType
 from plait.client import get_client
+from plait.journal import RunCreated
+from plait.runs import new_id
 from plait.store.database import Database
 from plait.store.schema import FlowRunRow
 
@@ -201,6 +205,52 @@ def test_a_run_killed_before_the_writer_ever_ran_is_still_found_and_crashed(tmp_
         StateType.RUNNING,
         StateType.CRASHED,
     ]
+
+
+def _read_only(url: str) -> str:
+    """``url`` opened so that nothing can be written: SQLite's read-only mode, or
+    PostgreSQL sessions whose transactions are read-only (as on a replica)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
+    options = {"options": "-c default_transaction_read_only=on"}
+    return parsed.update_query_dict(options).render_as_string(hide_password=False)
+
+
+def test_reading_a_store_that_cannot_be_written_warns_once_and_still_reads(
+    tmp_path, store_url, caplog
+):
+    child = _spawn(tmp_path, "@flow\ndef doomed() -> None:\n    block()\n\ndoomed()\n")
+    flow_run_id = _wait_ready(child)
+    child.kill()
+    child.communicate(timeout=60)
+
+    client = get_client(database_url=_read_only(store_url))
+    with caplog.at_level(logging.WARNING, logger="plait.store"):
+        [listed] = client.read_flow_runs()
+        run = client.read_flow_run(flow_run_id)
+    assert listed.id == run.id == flow_run_id
+    assert run.state is StateType.RUNNING, "nothing could be written, so it is not marked yet"
+    [warning] = [r.getMessage() for r in caplog.records if r.name == "plait.store"]
+    assert "Could not mark the flow runs of dead processes as Crashed" in warning
+    assert "they may still show as Running" in warning
+
+    assert get_client().read_flow_run(flow_run_id).state is StateType.CRASHED  # when writable
+
+
+def test_events_that_cannot_be_saved_at_exit_are_counted_with_the_cause(store_url, caplog):
+    from plait.settings import load_settings
+    from plait.store.database import open_database
+    from plait.store.writer import StoreRecorder
+
+    open_database(store_url)  # the schema exists; from now on nothing can be written
+    writer = StoreRecorder(open_database(_read_only(store_url)), load_settings())
+    writer.record(RunCreated("flow", new_id(), "lost", "lost", datetime.now(UTC)))
+    with caplog.at_level(logging.WARNING, logger="plait.store"):
+        writer.close()
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.startswith("1 recorded events could not be saved to the run store at ")
+    assert "read-only" in error or "readonly" in error  # the database's own reason
 
 
 def test_a_run_on_another_host_is_crashed_only_once_its_heartbeat_is_stale(tmp_path, store_url):
