@@ -24,7 +24,7 @@ test: $(SYNCED)
 lint: $(SYNCED)
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
-	$(RUN) python scripts/lint_imports.py --no-logo  # the import contracts in pyproject.toml
+	$(RUN) lint-imports --no-logo --no-cache  # the import contracts in pyproject.toml
 
 format: $(SYNCED)
 	$(RUN) ruff check --fix .

@@ -6,8 +6,8 @@
 One node per part of plait: each subpackage (``plait.engine``, ``plait.blocks``, …) and the
 public API (plait's top-level modules) as one node; an arrow ``A --> B`` when a module of A
 imports a module of B, anywhere in the module (imports inside functions count). The graph is
-the one the import contracts check: built by grimp over the same tree of links
-(scripts/lint_imports.py), with the same handling of ``TYPE_CHECKING`` imports.
+the one the import contracts check (``lint-imports``): built by grimp, with the same handling
+of ``TYPE_CHECKING`` imports.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 import argparse
 import sys
 import tomllib
+from pathlib import Path
 
 import grimp
-from lint_imports import ROOT, plait_on_path
 
+ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "architecture.md"
 START, END = "<!-- diagram:start -->", "<!-- diagram:end -->"
 PUBLIC = "public API"
@@ -28,11 +29,8 @@ def imports_between_parts() -> tuple[list[str], list[tuple[str, str]]]:
     """The parts of plait, and which part imports which."""
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     type_checking = pyproject["tool"]["importlinter"]["exclude_type_checking_imports"]
-    with plait_on_path() as plait:
-        graph = grimp.build_graph(
-            "plait", exclude_type_checking_imports=type_checking, cache_dir=None
-        )
-        subpackages = {f"plait.{path.parent.name}" for path in plait.glob("*/__init__.py")}
+    graph = grimp.build_graph("plait", exclude_type_checking_imports=type_checking, cache_dir=None)
+    subpackages = {f"plait.{path.parent.name}" for path in (ROOT / "core").glob("*/__init__.py")}
 
     def part(module: str) -> str:
         package = ".".join(module.split(".")[:2])

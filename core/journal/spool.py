@@ -12,17 +12,23 @@ import dataclasses
 import json
 import os
 import threading
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from plait.journal.events import Event
 
 _lock = threading.Lock()
 
 
-def event_to_json(event: Event) -> str:
-    """One event as a JSON line: its type and its fields (timestamps as ISO 8601)."""
-    fields = dataclasses.asdict(event)
-    return json.dumps({"event": type(event).__name__, **fields}, default=str, sort_keys=True)
+def event_fields(event: Event) -> dict[str, Any]:
+    """An event as data for JSON: its type and its fields (write it with ``default=_plain``)."""
+    return {"event": type(event).__name__, **dataclasses.asdict(event)}
+
+
+def _plain(value: Any) -> str:
+    """What JSON cannot hold: timestamps as ISO 8601, anything else as its text."""
+    return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
 class Spool:
@@ -37,7 +43,8 @@ class Spool:
 
     def set_aside(self, event: Event, reason: str) -> Path:
         """Append ``event`` (with why it was set aside) to ``rejected.jsonl``; returns it."""
-        line = json.dumps({"reason": reason, "record": json.loads(event_to_json(event))})
+        record = {"reason": reason, "record": event_fields(event)}
+        line = json.dumps(record, default=_plain, sort_keys=True)
         with _lock:
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
             descriptor = os.open(self.rejected, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
