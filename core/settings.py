@@ -61,6 +61,11 @@ class Settings(BaseSettings):
     writer_batch_size: PositiveInt = Field(
         default=5000, description="Most events saved in one transaction."
     )
+    writer_queue_limit: PositiveInt = Field(
+        default=200_000,
+        description="Most events waiting in memory for the store; past it they wait in the "
+        "spool ($PLAIT_HOME/spool).",
+    )
     heartbeat_interval_seconds: PositiveFloat = Field(
         default=10, description="How often a process marks its running flow runs as alive."
     )

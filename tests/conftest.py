@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pytest
+from fixtures import example_plugin
 
 from plait.journal import MemoryRecorder, set_recorder
 
@@ -20,6 +21,8 @@ if TYPE_CHECKING:
     from plait.store.writer import StoreRecorder
 
 # tests/ is on sys.path: pytest puts conftest dirs there
+example_plugin.install()  # before any test asks Plait for its plugins
+
 pytest_plugins = [
     "fixtures.servers",  # first: fixtures.gcp imports its helpers
     "fixtures.aws",

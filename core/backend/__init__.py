@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from plait.backend.cache import CacheIndex
     from plait.backend.documents import BlockDocuments
     from plait.backend.runs import RunQueries
+    from plait.journal.spool import Replayed
     from plait.settings import Settings
 
 
@@ -51,6 +52,11 @@ class Backend(ABC):
     @abstractmethod
     def run_queries(self) -> RunQueries:
         """Reading and deleting recorded runs."""
+
+    @abstractmethod
+    def replay_spool(self) -> Replayed:
+        """Save here the events processes kept in the spool (``$PLAIT_HOME/spool``) because
+        they could not save them here when they ran."""
 
     @abstractmethod
     def upgrade(self) -> tuple[str | None, str]:

@@ -39,3 +39,22 @@ def reset(
         )
     revision = backend.reset()
     console.print(f"Reset {backend.describe()} (revision {revision}).")
+
+
+@app.command("replay")
+def replay() -> None:
+    """Save the runs kept in the spool ($PLAIT_HOME/spool) because the store could not be
+    reached when they ran (the next process that records runs does it too)."""
+    from plait.backend import get_backend
+
+    backend = get_backend()
+    replayed = backend.replay_spool()
+    console.print(
+        f"Saved {replayed.events} events from {replayed.segments} spool segments into "
+        f"{backend.describe()}."
+    )
+    if replayed.left:
+        console.print(
+            f"{replayed.left} segments are left: processes still running hold them, or they are "
+            "for another store (run this with that store's PLAIT_DATABASE_URL)."
+        )

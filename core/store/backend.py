@@ -7,13 +7,18 @@ records runs never loads the block documents' encryption or the cache's code.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from plait.backend import Backend
+from plait.exceptions import StoreError
+from plait.journal.spool import Replayed, Spool
 from plait.settings import Settings, load_settings
 from plait.store.database import Database, close_databases, head_revision, open_database
+
+logger = logging.getLogger("plait.store")
 
 if TYPE_CHECKING:
     from plait.store.blocks import SqlBlockDocuments
@@ -41,7 +46,7 @@ class StoreBackend(Backend):
     def open_recorder(self) -> StoreRecorder:
         from plait.store.writer import StoreRecorder
 
-        return StoreRecorder(self.database, load_settings())
+        return StoreRecorder(self.database_url, load_settings())
 
     def block_documents(self) -> SqlBlockDocuments:
         from plait.encryption import load_keyring
@@ -62,7 +67,33 @@ class StoreBackend(Backend):
     def run_queries(self) -> SqlRunQueries:
         from plait.store.reads import SqlRunQueries
 
-        return SqlRunQueries(self.database, load_settings().heartbeat_timeout_seconds)
+        return SqlRunQueries(self._readable(), load_settings().heartbeat_timeout_seconds)
+
+    def _readable(self) -> Database:
+        """The database, or, if it cannot be opened because its disk is full, a snapshot of
+        its file: reading never needs room to write."""
+        try:
+            return self.database
+        except StoreError as exc:
+            snapshot = (
+                Database(self.database_url).snapshot() if "disk is full" in str(exc) else None
+            )
+            if snapshot is None:
+                raise
+            logger.warning("%s; reading it without writing anything.", exc)
+            return snapshot
+
+    def replay_spool(self) -> Replayed:
+        from plait.store.writer import StoreRecorder
+
+        open_database(self.database_url)  # or a StoreError saying why it cannot be opened
+        recorder = StoreRecorder(self.database_url, load_settings())
+        try:
+            replayed = recorder.replay_spool()
+        finally:
+            recorder.close()
+        replayed.left = Spool(self.settings.home / "spool").segment_count()
+        return replayed
 
     def upgrade(self) -> tuple[str | None, str]:
         database = Database(self.database_url)

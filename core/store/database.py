@@ -9,7 +9,9 @@ write lock on SQLite and an advisory lock on PostgreSQL, so concurrent first use
 
 from __future__ import annotations
 
+import hashlib
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -24,6 +26,7 @@ from plait.exceptions import StoreError
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_SECONDS = 60
 SUPPORTED_BACKENDS = ("sqlite", "postgresql")
+_FULL_DISK_BYTES = 1 << 20  # less room than this left: "the disk is full"
 _MIGRATION_LOCK_ID = 0x706C_6169  # "plai": the PostgreSQL advisory lock held while migrating
 
 
@@ -117,8 +120,34 @@ class Database:
                 self.upgrade()
         except sa.exc.SQLAlchemyError as exc:
             raise StoreError(
-                f"Cannot open the run store at {self.describe()}: {describe_error(exc)}"
+                f"Cannot open the run store at {self.describe()}: "
+                f"{describe_error(exc)}{self._full_disk()}"
             ) from exc
+
+    def _file(self) -> Path | None:
+        """The SQLite file, if this is one."""
+        database = self.url.database
+        if not self.is_sqlite or not database or database == ":memory:":
+            return None
+        return Path(database.removeprefix("file:")).expanduser()
+
+    def _full_disk(self) -> str:
+        """Why SQLite failed, when its disk is full: it then often says only "disk I/O
+        error" (it could not create its write-ahead log)."""
+        path = self._file()
+        if path is None or not path.parent.is_dir():
+            return ""
+        if shutil.disk_usage(path.parent).free >= _FULL_DISK_BYTES:
+            return ""
+        return f" (the disk holding {path} is full: database or disk is full)"
+
+    def snapshot(self) -> Database | None:
+        """This SQLite store opened to read what its file holds without writing anything
+        (``immutable``), for reading when its disk is full; None for other databases."""
+        path = self._file()
+        if path is None or self.url.query.get("uri") or not path.exists():
+            return None
+        return Database(f"sqlite:///file:{path}?immutable=1&uri=true")
 
     def reset(self) -> None:
         """Drop every Plait table (all recorded runs), then recreate the latest schema."""
@@ -131,6 +160,25 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def store_identity(url: str) -> str:
+    """Which database ``url`` points at, whatever its options or credentials, as a digest:
+    spooled events are kept under it, so they are only ever saved into the store they were
+    recorded for."""
+    try:
+        parsed = make_url(url)
+    except (sa.exc.ArgumentError, ValueError):
+        place = url
+    else:
+        database = parsed.database or ""
+        if parsed.get_backend_name() != "sqlite":
+            place = f"{parsed.get_backend_name()}://{parsed.host}:{parsed.port}/{database}"
+        elif database in ("", ":memory:"):
+            place = f"sqlite:{database}"
+        else:
+            place = f"sqlite:{Path(database.removeprefix('file:')).expanduser().resolve()}"
+    return hashlib.sha256(place.encode()).hexdigest()[:32]
 
 
 def _create_private(path: Path) -> None:

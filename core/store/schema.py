@@ -258,3 +258,13 @@ class CacheLockRow(Base):
     pid: Mapped[int] = mapped_column(Integer)
     process_started: Mapped[int | None] = mapped_column(BigInteger)
     acquired: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SpoolSegmentRow(Base):
+    """A spool segment whose events are saved here (``plait.journal.spool``): a replay that
+    was cut short after its commit skips it rather than saving its events twice."""
+
+    __tablename__ = "spool_segments"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    replayed: Mapped[datetime] = mapped_column(UTCDateTime)

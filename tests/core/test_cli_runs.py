@@ -159,4 +159,4 @@ def test_db_reset_asks_first_and_upgrade_reports_the_revision(runs, store):
     assert store.client.read_flow_runs() == []
     upgrade = plait("db", "upgrade")
     assert upgrade.exit_code == 0
-    assert "up to date (revision 0003)" in upgrade.output
+    assert "up to date (revision 0004)" in upgrade.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 import sys
@@ -56,3 +57,14 @@ def test_the_cli_starts_without_the_store_or_encryption_modules():
     """Commands that do not read the store (version, --help, block types, plugins ls) should
     not pay for importing SQLAlchemy."""
     assert modules_loaded_by("import plait.cli", ("sqlalchemy", "alembic", "cryptography")) == []
+
+
+def test_the_example_plugin_of_the_tests_is_not_in_the_users_environment():
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    plait_cli = Path(sys.executable).with_name("plait")
+    listed = subprocess.run(
+        [str(plait_cli), "--help"], capture_output=True, text=True, env=env, check=True
+    )
+    assert "example" not in listed.stdout
+    assert "plugin" in listed.stdout  # the command list is there, without the test's plugin
+    assert "example" in CliRunner().invoke(app, ["--help"]).output  # the tests install it

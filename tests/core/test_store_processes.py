@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
+from fixtures.runs import read_only
 
 from plait import StateType
 from plait.client import get_client
@@ -207,16 +207,6 @@ def test_a_run_killed_before_the_writer_ever_ran_is_still_found_and_crashed(tmp_
     ]
 
 
-def _read_only(url: str) -> str:
-    """``url`` opened so that nothing can be written: SQLite's read-only mode, or
-    PostgreSQL sessions whose transactions are read-only (as on a replica)."""
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() == "sqlite":
-        return f"sqlite:///file:{parsed.database}?mode=ro&uri=true"
-    options = {"options": "-c default_transaction_read_only=on"}
-    return parsed.update_query_dict(options).render_as_string(hide_password=False)
-
-
 def test_reading_a_store_that_cannot_be_written_warns_once_and_still_reads(
     tmp_path, store_url, caplog
 ):
@@ -225,7 +215,7 @@ def test_reading_a_store_that_cannot_be_written_warns_once_and_still_reads(
     child.kill()
     child.communicate(timeout=60)
 
-    client = get_client(database_url=_read_only(store_url))
+    client = get_client(database_url=read_only(store_url))
     with caplog.at_level(logging.WARNING, logger="plait.store"):
         [listed] = client.read_flow_runs()
         run = client.read_flow_run(flow_run_id)
@@ -244,7 +234,7 @@ def test_events_that_cannot_be_saved_at_exit_are_counted_with_the_cause(store_ur
     from plait.store.writer import StoreRecorder
 
     open_database(store_url)  # the schema exists; from now on nothing can be written
-    writer = StoreRecorder(open_database(_read_only(store_url)), load_settings())
+    writer = StoreRecorder(read_only(store_url), load_settings())
     writer.record(RunCreated("flow", new_id(), "lost", "lost", datetime.now(UTC)))
     with caplog.at_level(logging.WARNING, logger="plait.store"):
         writer.close()
