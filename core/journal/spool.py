@@ -40,12 +40,15 @@ _lock = threading.Lock()
 _EVENT_TYPES: dict[str, type] = {
     cls.__name__: cls for cls in (RunCreated, StateChanged, LogRecord, RunResumed)
 }
+_FIELD_NAMES = {cls: [f.name for f in dataclasses.fields(cls)] for cls in _EVENT_TYPES.values()}
 _TUPLE_FIELDS = ("upstream", "tags", "on_crashed")
 
 
 def event_fields(event: Event) -> dict[str, Any]:
-    """An event as data for JSON: its type and its fields (write it with ``default=_plain``)."""
-    return {"event": type(event).__name__, **dataclasses.asdict(event)}
+    """An event as data for JSON: its type and its fields (write it with ``default=_plain``).
+    Field values are already JSON-safe (the journal's snapshots), so nothing is copied."""
+    fields = {name: getattr(event, name) for name in _FIELD_NAMES[type(event)]}
+    return {"event": type(event).__name__, **fields}
 
 
 def event_from_fields(fields: dict[str, Any]) -> Event:
