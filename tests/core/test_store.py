@@ -263,6 +263,28 @@ def test_migrations_build_the_schema_on_an_empty_database(store_url):
     database.dispose()
 
 
+def test_the_head_revision_is_the_one_alembic_finds_in_the_migration_scripts():
+    from alembic.script import ScriptDirectory
+
+    from plait.store.database import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def test_a_store_at_an_older_revision_is_upgraded_when_opened(store_url):
+    from alembic import command
+
+    from plait.store.database import _alembic_config, open_database
+
+    older = Database(store_url)
+    older.upgrade()
+    with older.writing() as connection:
+        command.downgrade(_alembic_config(connection), "0003")
+    assert older.current_revision() == "0003"
+    older.dispose()
+    assert open_database(store_url).current_revision() == head_revision()
+
+
 def test_the_store_is_migrated_on_first_use_and_reset_empties_it(store_url, recorder):
     from plait import journal
     from plait.journal import set_recorder
