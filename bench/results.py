@@ -11,6 +11,9 @@
   without compression, to the default result storage (a ``LocalFileSystem`` under
   ``$PLAIT_HOME/results``): serialize plus an atomic file write, and reading it back. The
   same path is overwritten each time, so the disk does not fill up.
+- Serializing only (``CloudpickleSerializer().dumps``, no storage), per value: an int, 100
+  dict rows, 1,000 small pydantic models (objects the pickler looks up in its dispatch table,
+  where secrets are noticed), and the 100 rows plus one ``SecretStr`` (encrypted).
 - Task-call overhead for a tiny result (an int), N calls with distinct inputs in one flow:
   ``persist_result=False``; ``persist_result=True`` without caching (``cache_policy=
   "no_cache"``: one result file per run); ``persist_result=True`` with the default cache
@@ -92,6 +95,31 @@ def persist_rows(repeat: int) -> list[str]:
     return rows
 
 
+def dumps_rows(repeat: int) -> list[str]:
+    from pydantic import BaseModel, SecretStr
+
+    from plait.serializers import CloudpickleSerializer
+
+    class Point(BaseModel):
+        x: float
+        label: str
+
+    rows = [{"id": i, "name": f"row {i}", "score": i / 7} for i in range(100)]
+    values = {
+        "an int": 42,
+        "100 dict rows": rows,
+        "1,000 pydantic models": [Point(x=i, label=str(i)) for i in range(1000)],
+        "100 dict rows + a `SecretStr`": [*rows, {"token": SecretStr("s3cr3t")}],
+    }
+    serializer = CloudpickleSerializer()
+    out = []
+    for label, value in values.items():
+        seconds = best(lambda value=value: [serializer.dumps(value) for _ in range(100)], repeat)
+        header = serializer.dumps(value).split(b"\n")[0].decode()
+        out.append(f"| {label} | `{header}` | {seconds / 100 * 1e6:.1f} µs |")
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -136,6 +164,7 @@ def main() -> None:
         ),
     }
     persisted = persist_rows(args.repeat)
+    dumped = dumps_rows(args.repeat)
 
     print(
         f"# {platform.machine()}, CPython {platform.python_version()}, "
@@ -150,6 +179,9 @@ def main() -> None:
     print("\n| 1 MB `bytes` result, `result_serializer` | stored | write | read back |")
     print("|---|---:|---:|---:|")
     print("\n".join(persisted))
+    print("\n| `CloudpickleSerializer().dumps`, value | written as | time per value |")
+    print("|---|---|---:|")
+    print("\n".join(dumped))
     base = tiny["`persist_result=False`"]
     print("\n| task call, tiny result | time per call | over `persist_result=False` |")
     print("|---|---:|---:|")

@@ -104,11 +104,19 @@ class ResultOptions:
     def write(self, value: Any, path: str, serializer: Serializer | None = None) -> ResultRef:
         """Serialize ``value`` (with ``result_serializer`` unless another is given) and write
         it at ``path``; raises ``SerializationError`` for a value the serializer cannot
-        handle."""
+        handle. A built-in pickling serializer encrypts a value holding secrets."""
+        from plait.serializers import SERIALIZERS, written_by
+
         serializer = serializer or self.serializer
         storage, spec = self.open()
-        storage.write_path(path, serializer.dumps(value))
-        label = serializer.name + (f"+{serializer.compression}" if serializer.compression else "")
+        data = serializer.dumps(value)
+        storage.write_path(path, data)
+        if serializer.name in SERIALIZERS:  # a built-in one may have encrypted: say so
+            label = written_by(data)
+        else:
+            label = serializer.name + (
+                f"+{serializer.compression}" if serializer.compression else ""
+            )
         return ResultRef(spec, path, label, storage, serializer)
 
     def open(self) -> tuple[Any, str | None]:
@@ -139,9 +147,10 @@ def write_artifact(name: str, value: Any) -> ResultRef:
 
 
 def parameter_serializer() -> Serializer:
-    """How flow parameters are stored for ``plait flow-run retry``: cloudpickle, encrypted,
-    since a parameter may be a block holding secrets."""
-    return _resolve_serializer("cloudpickle-encrypted", "flow parameters")
+    """How flow parameters are stored for ``plait flow-run retry``: cloudpickle, which
+    encrypts them when they hold secrets (a credentials block, a ``SecretStr``), as for
+    results; parameters without secrets are already in the run store in the clear."""
+    return _resolve_serializer(DEFAULT_SERIALIZER, "flow parameters")
 
 
 def _resolve_serializer(value: Any, owner: str) -> Serializer:

@@ -7,7 +7,9 @@ result without knowing how it was written. The header is ASCII and ends at the f
 Choose a serializer per flow or task with ``result_serializer=``: ``"pickle"`` (most Python
 objects, fast), ``"cloudpickle"`` (also lambdas and functions or classes defined inside
 functions), ``"json"`` (readable; loading it only imports the pydantic model classes it
-names), each optionally compressed: ``"json+gzip"``, ``"pickle+lzma"``. The serializers
+names), each optionally compressed: ``"json+gzip"``, ``"pickle+lzma"``. A value holding
+secrets (pydantic's secret types) is written encrypted by the pickling serializers, as
+``cloudpickle-encrypted``, and refused by ``json``. The serializers
 import pydantic, cloudpickle and the compression modules only when used, so importing this
 module stays cheap.
 """
@@ -16,19 +18,22 @@ from __future__ import annotations
 
 import abc
 import base64
+import copyreg
 import importlib
+import io
 import json
+import operator
 import pickle
 import reprlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, ClassVar
 from uuid import UUID
 
-from plait.exceptions import InvalidOptionError, SerializationError
+from plait.exceptions import EncryptionKeyError, InvalidOptionError, SerializationError
 
 COMPRESSIONS = ("gzip", "zlib", "bz2", "lzma")
 """Compression methods, each the stdlib module of that name (``compress``/``decompress``)."""
@@ -70,7 +75,10 @@ class Serializer(abc.ABC):
 
     def dumps(self, value: Any) -> bytes:
         """``value`` as header + (compressed) body."""
-        body = self.encode(value)
+        return self.frame(self.encode(value))
+
+    def frame(self, body: bytes) -> bytes:
+        """Stored bytes for an encoded ``body``: the header, then the (compressed) body."""
         if self.compression:
             body = _compress(self.compression, body)
         return self._header + body
@@ -91,7 +99,7 @@ class Serializer(abc.ABC):
             body = _decompress(compression, body)
         try:
             return self.decode(body)
-        except SerializationError:
+        except (SerializationError, EncryptionKeyError):
             raise
         except Exception as exc:
             raise SerializationError(
@@ -99,39 +107,69 @@ class Serializer(abc.ABC):
             ) from exc
 
 
-class PickleSerializer(Serializer):
+class _PicklingSerializer(Serializer):
+    """A pickle-based serializer. A value holding secrets (pydantic ``SecretStr``,
+    ``SecretBytes``, ``Secret``, and so Plait's ``SecretDict``) is written encrypted, as
+    ``cloudpickle-encrypted`` data, whichever of these was chosen: secrets never reach result
+    storage in the clear. Secrets are noticed while pickling (see ``_SecretWatch``), so a value
+    without them is pickled once, as before, and cryptography is not imported."""
+
+    hint: ClassVar[str]
+    """What to do instead, for the error when the value cannot be pickled."""
+
+    @abc.abstractmethod
+    def pickler(self) -> type[pickle.Pickler]:
+        """The ``Pickler`` class to pickle with."""
+
+    def encode(self, value: Any) -> bytes:
+        return self._pickle(value)[0]
+
+    def dumps(self, value: Any) -> bytes:
+        body, holds_secrets = self._pickle(value)
+        if holds_secrets:
+            return EncryptedCloudpickleSerializer(self.compression).frame(encrypt(body))
+        return self.frame(body)
+
+    def _pickle(self, value: Any) -> tuple[bytes, bool]:
+        """The pickled ``value``, and whether it holds secrets."""
+        buffer = io.BytesIO()
+        pickler, watch = _SecretWatch.pickler(self.pickler(), buffer)
+        try:
+            pickler.dump(value)
+        except Exception as exc:
+            raise SerializationError(
+                f"{self.name} cannot serialize the result ({exc}); {self.hint}."
+            ) from exc
+        return buffer.getvalue(), watch is not None and watch.found
+
+
+class PickleSerializer(_PicklingSerializer):
     """Standard-library pickle at its highest protocol: most Python objects, fast."""
 
     name = "pickle"
+    hint = (
+        "use result_serializer='cloudpickle', which also stores lambdas and functions or "
+        "classes defined inside functions"
+    )
 
-    def encode(self, value: Any) -> bytes:
-        return _pickle_dumps(
-            pickle.dumps,
-            value,
-            self.name,
-            "use result_serializer='cloudpickle', which also stores lambdas and functions or "
-            "classes defined inside functions",
-        )
+    def pickler(self) -> type[pickle.Pickler]:
+        return pickle.Pickler
 
     def decode(self, body: bytes) -> Any:
         return pickle.loads(body)
 
 
-class CloudpickleSerializer(Serializer):
+class CloudpickleSerializer(_PicklingSerializer):
     """cloudpickle: like pickle, and also lambdas and functions or classes defined inside
     functions (by value). Loading needs cloudpickle installed."""
 
     name = "cloudpickle"
+    hint = "return a value without open connections, locks, files or other live resources"
 
-    def encode(self, value: Any) -> bytes:
+    def pickler(self) -> type[pickle.Pickler]:
         import cloudpickle
 
-        return _pickle_dumps(
-            cloudpickle.dumps,
-            value,
-            self.name,
-            "return a value without open connections, locks, files or other live resources",
-        )
+        return cloudpickle.Pickler
 
     def decode(self, body: bytes) -> Any:
         import cloudpickle
@@ -172,28 +210,106 @@ class JsonSerializer(Serializer):
         return json.loads(body.decode("utf-8", "surrogatepass"), object_hook=_from_json)
 
 
+class _SecretWatch(dict):
+    """A pickler's dispatch table that notes when an instance of a secret type is pickled,
+    and otherwise answers as the pickler's own table (``base``) would. The pickler looks a
+    type up here only for objects it has no built-in path for (not str, int, list, dict, ...),
+    and each type reaches ``__missing__`` once per dump, so values without secrets cost next
+    to nothing."""
+
+    def __init__(self, base: Mapping[type, Any], secret_types: tuple[type, ...]) -> None:
+        super().__init__()
+        self.base = base
+        self.secret_types = secret_types
+        self.found = False
+
+    @classmethod
+    def pickler(
+        cls, pickler_class: type[pickle.Pickler], file: io.BytesIO
+    ) -> tuple[pickle.Pickler, _SecretWatch | None]:
+        """A pickler writing to ``file``, and the watch on it (None when no secret type is
+        even imported). The table is set before ``__init__``, which is when a pickler reads
+        it."""
+        pickler = pickler_class.__new__(pickler_class)
+        secret_types = _secret_types()
+        watch = None
+        if secret_types:
+            base = getattr(pickler_class, "dispatch_table", None)
+            if not isinstance(base, Mapping):  # the C pickler's slot: none set, copyreg's
+                base = copyreg.dispatch_table
+            watch = pickler.dispatch_table = cls(base, secret_types)
+        pickler.__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        return pickler, watch
+
+    def __missing__(self, cls: type) -> Callable[[Any], Any]:
+        if issubclass(cls, self.secret_types):
+            reduce: Callable[[Any], Any] = self._noted
+        elif cls in self.base:
+            reduce = self.base[cls]
+        elif issubclass(cls, type):  # a class of a metaclass: the pickler saves it by name
+            raise KeyError(cls)
+        else:  # what the pickler does for a type without an entry, kept for this dump
+            reduce = _REDUCE_EX
+        self[cls] = reduce
+        return reduce
+
+    def _noted(self, obj: Any) -> Any:
+        self.found = True
+        return _REDUCE_EX(obj)
+
+
+_REDUCE_EX = operator.methodcaller("__reduce_ex__", pickle.HIGHEST_PROTOCOL)
+
+
+_SECRET_TYPES: tuple[type, ...] = ()
+
+
+def _secret_types() -> tuple[type, ...]:
+    """pydantic's secret types, once pydantic is imported (before, no value can hold one)."""
+    global _SECRET_TYPES
+    if not _SECRET_TYPES and "pydantic" in sys.modules:
+        from pydantic import Secret, SecretBytes, SecretStr
+
+        _SECRET_TYPES = (SecretStr, SecretBytes, Secret)
+    return _SECRET_TYPES
+
+
 class EncryptedCloudpickleSerializer(CloudpickleSerializer):
     """cloudpickle, encrypted with the key that protects saved blocks (``PLAIT_ENCRYPTION_KEY``
-    or ``$PLAIT_HOME/encryption.key``): for values that may hold secrets, such as a flow's
-    parameters kept for ``plait flow-run retry``. Reading needs the same key."""
+    or ``$PLAIT_HOME/encryption.key``), whether or not the value holds secrets. The other
+    pickling serializers switch to it by themselves for values holding secret types; choose it
+    for values whose secrets are plain strings. Reading needs the same key; the data names the
+    key's fingerprint, so a missing or wrong key is reported by name."""
 
     name = "cloudpickle-encrypted"
 
     def encode(self, value: Any) -> bytes:
-        from plait.backend import get_backend
+        return encrypt(super().encode(value))
 
-        keyring = get_backend().block_documents().keyring_for_writing()
-        return keyring.encrypt(super().encode(value)).encode("ascii")
+    def dumps(self, value: Any) -> bytes:
+        return self.frame(self.encode(value))
 
     def decode(self, body: bytes) -> Any:
-        return super().decode(_keyring().decrypt(body.decode("ascii"), None, "a stored value"))
+        return super().decode(decrypt(body))
 
 
-def _keyring() -> Any:
+def encrypt(body: bytes) -> bytes:
+    """``body`` encrypted with the block documents' writing key (made on first use, as saving a
+    block would), as ``<key fingerprint>:<Fernet token>``."""
+    from plait.backend import get_backend
+
+    keyring = get_backend().block_documents().keyring_for_writing()
+    return f"{keyring.current_fingerprint}:{keyring.encrypt(body)}".encode("ascii")
+
+
+def decrypt(body: bytes) -> bytes:
+    """What ``encrypt`` made ``body`` from; a missing or wrong key raises
+    ``EncryptionKeyError`` naming the key it needs and how to restore it."""
     from plait.encryption import load_keyring
     from plait.settings import load_settings
 
-    return load_keyring(load_settings())
+    saved_with, _, token = body.decode("ascii").rpartition(":")  # older data: no fingerprint
+    return load_keyring(load_settings()).decrypt(token, saved_with or None, "a stored result")
 
 
 SERIALIZERS: dict[str, type[Serializer]] = {
@@ -234,6 +350,13 @@ def loads_any(data: bytes) -> Any:
     return SERIALIZERS[name]()._load(compression, body)
 
 
+def written_by(data: bytes) -> str:
+    """The serializer label in stored bytes' header, such as ``"json+gzip"``: what wrote them,
+    which for a value holding secrets is ``cloudpickle-encrypted`` whatever was chosen."""
+    end = data.find(b"\n", 0, _MAX_HEADER)
+    return data[len(_MAGIC) : end].decode("ascii").replace(":", "+")
+
+
 def _read_header(data: bytes) -> tuple[str, str | None, bytes]:
     """``(serializer name, compression or None, body)`` from stored bytes."""
     if not isinstance(data, bytes | bytearray):
@@ -270,13 +393,6 @@ def _decompress(method: str, body: bytes) -> bytes:
             f"the data could not be decompressed with {method}; it is truncated or corrupted "
             f"({type(exc).__name__}: {exc})."
         ) from exc
-
-
-def _pickle_dumps(dumps: Callable[..., bytes], value: Any, name: str, hint: str) -> bytes:
-    try:
-        return dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
-        raise SerializationError(f"{name} cannot serialize the result ({exc}); {hint}.") from exc
 
 
 def _type_name(value: Any) -> str:
@@ -342,7 +458,27 @@ def _to_json(value: Any) -> Any:
     pydantic_main = sys.modules.get("pydantic.main")
     if pydantic_main is not None and isinstance(value, pydantic_main.BaseModel):
         return _model_to_json(value)
+    if isinstance(value, _secret_types()):
+        raise _Unencodable(f"the secret value of type {_type_name(value)!r}", _NO_JSON_SECRETS)
     raise _Unencodable(f"a value of type {_type_name(value)!r}")
+
+
+_NO_JSON_SECRETS = (
+    ": json would write secrets in the clear (or masked, losing them); the default serializer "
+    "('cloudpickle') encrypts results holding secrets with the block encryption key"
+)
+
+
+def _holds_secret(value: Any) -> bool:
+    """Whether the fields of a pydantic model (``model_dump`` masks secrets) hold a secret."""
+    if isinstance(value, _secret_types()):
+        return True
+    if isinstance(value, dict):
+        return any(_holds_secret(item) for item in value.values())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_holds_secret(item) for item in value)
+    fields = getattr(type(value), "__pydantic_fields__", None)
+    return fields is not None and any(_holds_secret(getattr(value, name)) for name in fields)
 
 
 def _dict_to_json(value: dict[Any, Any]) -> dict[str, Any]:
@@ -382,6 +518,8 @@ def _model_to_json(model: Any) -> dict[str, Any]:
             f": {cls.__module__}:{cls.__qualname__} cannot be imported to load it back "
             "(define the class at module level)",
         )
+    if _holds_secret(model):
+        raise _Unencodable(f"the pydantic model {cls.__qualname__!r}", _NO_JSON_SECRETS)
     try:
         data = model.model_dump(mode="json", by_alias=True)
     except Exception as exc:

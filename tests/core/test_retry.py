@@ -464,3 +464,75 @@ def test_parameters_kept_for_retries_are_encrypted(store, tmp_path):
     assert not [p for p, data in files_in(home).items() if b"hunter2-parameter-secret" in data]
     [stored] = ResultRef.from_json(run.parameters_ref).load().values()
     assert stored.get() == "hunter2-parameter-secret"
+
+
+SECRET_FLOW = """
+import sys
+from pathlib import Path
+
+from pydantic import SecretStr
+
+from plait import flow, task
+
+WORK = Path({work!r})
+
+
+@task(persist_result=True)
+def authenticate(token: SecretStr) -> dict:
+    with open(WORK / "ran.txt", "a") as calls:
+        calls.write("authenticate\\n")
+    return {{"token": token}}
+
+
+@task
+def call(session: dict) -> int:
+    if (WORK / "fail").exists():
+        raise RuntimeError("call failed: the marker file is there")
+    return len(session["token"].get_secret_value())
+
+
+@flow
+def guarded(token: SecretStr) -> int:
+    return call(authenticate(token))
+
+
+if __name__ == "__main__":
+    guarded(SecretStr(sys.argv[1]))
+"""
+
+
+def test_a_run_with_secret_parameters_and_results_is_retried_and_a_wrong_key_is_named(
+    tmp_path, store_url
+):
+    from cryptography.fernet import Fernet
+
+    from plait.encryption import fingerprint
+
+    token = "retry-t0ken-do-not-leak"
+    script = tmp_path / "guarded.py"
+    script.write_text(SECRET_FLOW.format(work=str(tmp_path)))
+    (tmp_path / "fail").touch()
+    assert _run_script(script, token).returncode == 1
+    assert _ran(tmp_path) == ["authenticate"]
+    failed = _only_run("guarded")
+    home = Path(os.environ["PLAIT_HOME"])
+    assert not [path for path, data in files_in(home).items() if token.encode() in data]
+    (tmp_path / "fail").unlink()
+
+    wrong = _retry(failed.id, cwd=tmp_path, PLAIT_ENCRYPTION_KEY=Fernet.generate_key().decode())
+    key = (home / "encryption.key").read_text().split()[0]
+    assert wrong.returncode == 1
+    assert f"encrypted with key {fingerprint(key.encode())}" in wrong.stdout + wrong.stderr
+    assert "Traceback" not in wrong.stdout + wrong.stderr
+    assert token not in wrong.stdout + wrong.stderr
+
+    retried = _retry(failed.id, cwd=tmp_path)
+    assert retried.returncode == 0, retried.stdout + retried.stderr
+    assert "The new attempt ended Completed." in retried.stdout, retried.stdout
+    assert _ran(tmp_path) == []  # the persisted, encrypted result was read back
+    assert _states(get_client().read_flow_run(failed.id)) == [
+        *ATTEMPT,
+        "Failed",
+        *ATTEMPT,
+        "Completed",
+    ]

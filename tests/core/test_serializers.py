@@ -14,7 +14,7 @@ from uuid import UUID
 import pytest
 from pydantic import BaseModel, Field
 
-from plait.exceptions import InvalidOptionError, PlaitError, SerializationError
+from plait.exceptions import EncryptionKeyError, InvalidOptionError, PlaitError, SerializationError
 from plait.serializers import (
     COMPRESSIONS,
     SERIALIZERS,
@@ -360,12 +360,80 @@ def test_import_plait_does_not_import_serializers():
 def test_encrypted_cloudpickle_hides_the_value_and_needs_the_same_key(monkeypatch):
     from cryptography.fernet import Fernet
 
-    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    from plait.encryption import fingerprint
+
+    key = Fernet.generate_key()
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", key.decode())
     data = resolve_serializer("cloudpickle-encrypted", "flow parameters").dumps({"pw": "s3cr3t"})
 
-    assert data.startswith(b"plait:cloudpickle-encrypted\n")
+    assert data.startswith(f"plait:cloudpickle-encrypted\n{fingerprint(key)}:".encode())
     assert b"s3cr3t" not in data
     assert loads_any(data) == {"pw": "s3cr3t"}
     monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
-    with pytest.raises(SerializationError, match="Cannot decrypt the secrets of a stored value"):
+    with pytest.raises(
+        EncryptionKeyError,
+        match=f"Cannot decrypt the secrets of a stored result: they were encrypted with key "
+        f"{fingerprint(key)}",
+    ):
         loads_any(data)
+
+
+def test_data_encrypted_before_fingerprints_were_written_still_loads(monkeypatch):
+    from cryptography.fernet import Fernet
+
+    key = Fernet.generate_key()
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", key.decode())
+    token = Fernet(key).encrypt(CloudpickleSerializer().encode({"pw": "s3cr3t"}))
+
+    assert loads_any(b"plait:cloudpickle-encrypted\n" + token) == {"pw": "s3cr3t"}
+
+
+@pytest.mark.parametrize("name", ["pickle", "cloudpickle", "pickle+gzip"])
+def test_pickling_serializers_encrypt_values_holding_secrets(monkeypatch, name):
+    from cryptography.fernet import Fernet
+    from pydantic import Secret, SecretBytes, SecretStr
+
+    from plait.blocks.fields import SecretDict
+
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+    serializer = resolve_serializer(name, "test")
+    for secret in (SecretStr("s3cr3t"), SecretBytes(b"s3cr3t"), SecretDict({"k": "s3cr3t"}),
+                   Secret[int](731337)):  # fmt: skip
+        data = serializer.dumps([1, {"nested": (secret,)}])
+
+        assert data.startswith(b"plait:cloudpickle-encrypted")
+        assert b"s3cr3t" not in data
+        back = loads_any(data)[1]["nested"][0]
+        assert back.get_secret_value() == secret.get_secret_value()
+    plain_header = f"plait:{name}".replace("+", ":").encode()
+    assert serializer.dumps({"plain": "text"}).startswith(plain_header)
+
+
+def test_secrets_are_noticed_among_classes_functions_and_enums_pickled_by_value(monkeypatch):
+    from cryptography.fernet import Fernet
+    from pydantic import SecretStr
+
+    monkeypatch.setenv("PLAIT_ENCRYPTION_KEY", Fernet.generate_key().decode())
+
+    def local_model() -> type[BaseModel]:
+        class Login(BaseModel):
+            password: SecretStr
+            at: datetime
+
+        return Login
+
+    login = local_model()
+    value = {
+        "class": login,
+        "login": login(password="s3cr3t", at=datetime(2026, 1, 1, tzinfo=UTC)),
+        "function": lambda x: x + 1,
+        "type": type,
+        "base": BaseModel,
+    }
+    data = CloudpickleSerializer().dumps(value)
+
+    assert data.startswith(b"plait:cloudpickle-encrypted")
+    assert b"s3cr3t" not in data
+    back = loads_any(data)
+    assert back["login"].password.get_secret_value() == "s3cr3t"
+    assert back["function"](1) == 2
