@@ -140,7 +140,13 @@ class _PicklingSerializer(Serializer):
             raise SerializationError(
                 f"{self.name} cannot serialize the result ({exc}); {self.hint}."
             ) from exc
-        return buffer.getvalue(), watch is not None and watch.found
+        body = buffer.getvalue()
+        if watch is None:
+            return body, False
+        # A backstop for the watch: a secret type's name is in the pickle of any value that
+        # holds one (pickled by reference, or its class by value). A value that merely holds
+        # the text "Secret" is encrypted too, which costs a little and loses nothing.
+        return body, watch.found or _SECRET_MARK in body
 
 
 class PickleSerializer(_PicklingSerializer):
@@ -258,6 +264,7 @@ class _SecretWatch(dict):
         return _REDUCE_EX(obj)
 
 
+_SECRET_MARK = b"Secret"  # in SecretStr, SecretBytes, Secret[...] and their subclasses' names
 _REDUCE_EX = operator.methodcaller("__reduce_ex__", pickle.HIGHEST_PROTOCOL)
 
 
