@@ -55,6 +55,10 @@ class RunNotFoundError(PlaitError, LookupError):
     """No recorded run has the given id (or id prefix)."""
 
 
+class AmbiguousRunIdError(ParameterError, LookupError):
+    """An id prefix names more than one recorded run."""
+
+
 class StoreError(PlaitError):
     """The run store cannot be opened or used."""
 

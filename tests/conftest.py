@@ -25,6 +25,7 @@ example_plugin.install()  # before any test asks Plait for its plugins
 
 pytest_plugins = [
     "fixtures.servers",  # first: fixtures.gcp imports its helpers
+    "fixtures.api",
     "fixtures.aws",
     "fixtures.dbt",
     "fixtures.gcp",

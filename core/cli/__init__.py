@@ -11,7 +11,7 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 import plait
-from plait.cli import config, db, flow_runs, plugins, task_runs
+from plait.cli import config, db, flow_runs, plugins, server, task_runs
 from plait.cli.render import console, err_console
 from plait.exceptions import PlaitError
 from plait.plugins import get_plugins
@@ -40,6 +40,7 @@ app.add_typer(task_runs.app, name="task-run")
 app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(plugins.app, name="plugins")
+app.add_typer(server.app, name="server")
 
 
 @app.callback()

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from plait.backend.runs import RunQueries
-from plait.exceptions import ParameterError, RunNotFoundError
+from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundError
 from plait.runs import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
 from plait.states import StateType
 from plait.store import crashes, retention
@@ -111,7 +111,7 @@ class SqlRunQueries(RunQueries):
             )
         if len(matches) > 1:
             shown = ", ".join(matches[:2]) + (", ..." if len(matches) > 2 else "")
-            raise ParameterError(
+            raise AmbiguousRunIdError(
                 f"{prefix!r} is the start of several flow run ids ({shown}); give more characters."
             )
         return matches[0]

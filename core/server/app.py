@@ -1,0 +1,31 @@
+"""The FastAPI app: the routers, the shared error answers, and the backend they serve."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+import plait
+from plait.backend import Backend, get_backend
+from plait.server import errors
+from plait.server.routes import flow_runs, health
+
+API = "/api"
+MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events fits
+
+
+def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+    """The API over ``backend`` (default: the configured one), at ``/api``; OpenAPI at
+    ``/api/openapi.json`` and interactive docs at ``/docs``."""
+    app = FastAPI(
+        title="Plait",
+        version=plait.__version__,
+        summary="Flow runs, task runs and logs recorded by every process that reports here.",
+        openapi_url=f"{API}/openapi.json",
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.backend = backend or get_backend()
+    errors.install(app, max_body_bytes)
+    for router in (health.router, flow_runs.router):
+        app.include_router(router, prefix=API, responses=errors.RESPONSES)
+    return app

@@ -1,0 +1,69 @@
+"""Flow runs, their task runs, task graph and log lines, read through ``plait.client``: the
+same records and the same rules as the CLI and the SDK."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query, Request
+
+from plait.client import Client
+from plait.runs import FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord
+from plait.states import StateType
+
+router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
+
+
+def client(request: Request) -> Client:
+    """A client over the backend the app serves."""
+    return Client(request.app.state.backend.run_queries())
+
+
+Reader = Annotated[Client, Depends(client)]
+RunId = Annotated[
+    str,
+    Path(
+        pattern=r"^[0-9A-Fa-f-]+$",
+        max_length=36,
+        description="A flow run's id, or a unique start of it",
+    ),
+]
+
+
+@router.get("")
+def read_flow_runs(
+    reader: Reader,
+    flow: Annotated[str | None, Query(max_length=255, description="Only this flow's runs")] = None,
+    state: Annotated[StateType | None, Query(description="Only runs in this state")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 100,
+) -> list[FlowRunRecord]:
+    """Flow runs, newest first."""
+    return reader.read_flow_runs(flow_name=flow, state=state, limit=limit)
+
+
+@router.get("/{flow_run_id}")
+def read_flow_run(reader: Reader, flow_run_id: RunId) -> FlowRunRecord:
+    """One flow run with its state history."""
+    return reader.read_flow_run(flow_run_id)
+
+
+@router.get("/{flow_run_id}/task_runs")
+def read_task_runs(reader: Reader, flow_run_id: RunId) -> list[TaskRunRecord]:
+    """A flow run's task runs in creation order, with their states and upstream runs."""
+    return reader.read_task_runs(reader.read_flow_run(flow_run_id).id)
+
+
+@router.get("/{flow_run_id}/graph")
+def read_task_graph(reader: Reader, flow_run_id: RunId) -> TaskGraph:
+    """A flow run's task graph: its task runs, each with the ids of its upstream runs."""
+    return reader.read_task_graph(flow_run_id)
+
+
+@router.get("/{flow_run_id}/logs")
+def read_logs(
+    reader: Reader,
+    flow_run_id: RunId,
+    after: Annotated[int | None, Query(ge=0, description="Only lines after this id")] = None,
+) -> list[LogRecord]:
+    """A flow run's log lines (its task runs' included), in order."""
+    return reader.read_logs(flow_run_id, after)

@@ -1,0 +1,78 @@
+"""``plait server start`` as users run it: one line with its URL, migrations on start, a
+clean stop on SIGTERM, nothing lost to a SIGKILL, and bad options refused in one line."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+
+import httpx
+import pytest
+from fixtures.api import PLAIT
+
+from plait import flow, task
+
+
+@task
+def step(i: int) -> int:
+    return i
+
+
+@flow
+def reported(n: int) -> int:
+    return sum(step(i) for i in range(n))
+
+
+def test_the_server_migrates_serves_and_stops_cleanly_on_sigterm(server_process, store_url):
+    url = server_process.start()  # on a store no process has opened yet: migrated on start
+    assert httpx.get(f"{url}/flow_runs").json() == []
+    stopped = server_process.stop(signal.SIGTERM)
+    assert stopped.returncode == 0, stopped.stderr
+    assert stopped.stdout.count("\n") == 0, "one line, printed when it started"
+    assert "Traceback" not in stopped.stderr
+
+
+def test_a_killed_server_serves_every_recorded_run_when_started_again(server_process, store):
+    reported(3)
+    store.writer.flush()
+    url = server_process.start()
+    [run] = httpx.get(f"{url}/flow_runs").json()
+    server_process.stop(signal.SIGKILL)
+
+    reported(2)
+    store.writer.flush()
+    url = server_process.start()
+    runs = httpx.get(f"{url}/flow_runs").json()
+    assert [r["state"] for r in runs] == ["Completed", "Completed"]
+    assert runs[1]["id"] == run["id"]
+    assert len(httpx.get(f"{url}/flow_runs/{run['id']}/task_runs").json()) == 3
+
+
+def _plait(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PLAIT, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--host", "0.0.0.0"], "--host 0.0.0.0 would let other machines use the API"),
+        (["--host", "no-such-host.invalid", "--insecure"], "--host/--port: cannot listen on"),
+    ],
+)
+def test_bad_server_options_are_refused_in_one_line(recorder, args, words):
+    result = _plait("server", "start", "--port", "0", *args)
+    assert result.returncode == 1
+    assert words in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_a_port_in_use_is_refused_naming_it(recorder):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = _plait("server", "start", "--port", str(port))
+    assert result.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
+    assert "choose another port (--port)" in result.stderr
