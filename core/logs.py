@@ -1,9 +1,9 @@
 """Run loggers: every record goes to the journal, tagged with its run, and to the console.
 
-Console output is rendered by rich on stderr. The ``logging_level`` setting
-(``PLAIT_LOGGING_LEVEL``, default ``INFO``) sets the level. Handlers are attached on the
-first run, not at import, so ``import plait`` stays light and never touches the user's
-logging configuration.
+Console output goes to stderr, rendered by rich when stderr is a terminal. The
+``logging_level`` setting (``PLAIT_LOGGING_LEVEL``, default ``INFO``) sets the level.
+Handlers are attached on the first run, not at import, so ``import plait`` stays light and
+never touches the user's logging configuration.
 """
 
 from __future__ import annotations
@@ -58,15 +58,26 @@ class JournalHandler(logging.Handler):
 
 
 class RunFormatter(logging.Formatter):
-    """Prefixes each console line with the name of the run that wrote it."""
+    """Puts the name of the run that wrote a line before its message (``%(run)s``)."""
+
+    def __init__(self, fmt: str = "%(run)s%(message)s", datefmt: str | None = None) -> None:
+        super().__init__(fmt, datefmt)
 
     def format(self, record: logging.LogRecord) -> str:
-        text = super().format(record)
         run_name = getattr(record, "task_run_name", None) or getattr(record, "flow_run_name", None)
-        return f"{run_name} | {text}" if run_name else text
+        record.run = f"{run_name} | " if run_name else ""
+        return super().format(record)
 
 
 def _console_handler() -> logging.Handler:
+    """Rich's coloured, aligned lines on a terminal; elsewhere plain lines with the same
+    content (time, level, run, message), which spare rich's import."""
+    if not sys.stderr.isatty():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(
+            RunFormatter("%(asctime)s %(levelname)-8s %(run)s%(message)s", "%H:%M:%S")
+        )
+        return handler
     from rich.console import Console
     from rich.logging import RichHandler
 

@@ -107,10 +107,12 @@ def _record_for_retry(
 ) -> tuple[str | None, dict[str, Any] | None]:
     """What ``plait flow-run retry`` needs to run a top-level flow run again: where to import
     the flow from, and its parameters (stored encrypted beside its results). A flow
-    defined inside a function cannot be imported again, so it gets neither."""
+    defined inside a function cannot be imported again, so it gets neither. A flow without
+    parameters stores nothing: its retry needs none, and storing opens the result storage's
+    plugins and the encryption key."""
     entrypoint = _entrypoint(flow)
-    if entrypoint is None:
-        return None, None
+    if entrypoint is None or not parameters:
+        return entrypoint, None
     try:
         ref = flow.results.write(parameters, f"parameters/{new_id()}", parameter_serializer())
     except Exception as exc:  # unpicklable parameters, unreachable storage: no retry, no failure

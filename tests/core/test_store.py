@@ -251,6 +251,14 @@ def test_retention_deletes_finished_runs_with_everything_about_them(store):
         store.client.read_task_runs(run.id)
 
 
+def test_head_revision_is_alembics_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from plait.store.database import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def test_migrations_build_the_schema_on_an_empty_database(store_url):
     database = Database(store_url)
     assert database.current_revision() is None
