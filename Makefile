@@ -37,6 +37,7 @@ bench: $(SYNCED)
 	$(RUN) python bench/node_overhead.py
 	$(RUN) python bench/dask_fanout.py
 	$(RUN) python bench/spool.py
+	$(RUN) python bench/startup.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

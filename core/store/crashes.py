@@ -20,15 +20,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from plait.store.database import Database
-from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow
+from plait.store.types import UTCDateTime
 
 ACTIVE_STATES = ("Pending", "Running", "Retrying")
 logger = logging.getLogger("plait.store")
 
-flow_runs = FlowRunRow.__table__
-task_runs = TaskRunRow.__table__
-_SWEPT_COLUMNS = (
-    "id", "name", "state_type", "on_crashed", "hostname", "pid", "process_started", "heartbeat"
+_SWEPT = sa.table(  # what a sweep reads of flow_runs, without the ORM models' import
+    "flow_runs", sa.column("id"), sa.column("name"), sa.column("state_type"),
+    sa.column("on_crashed", sa.JSON()), sa.column("hostname"), sa.column("pid"),
+    sa.column("process_started"), sa.column("heartbeat", UTCDateTime()),
 )  # fmt: skip
 
 
@@ -82,8 +82,8 @@ def _pid_exists(pid: int) -> bool:
 
 def sweep(database: Database, me: ProcessIdentity, heartbeat_timeout: float) -> list[str]:
     """Mark every flow run whose process is gone as Crashed; returns their ids."""
-    query = sa.select(*(flow_runs.c[name] for name in _SWEPT_COLUMNS)).where(
-        flow_runs.c.state_type.in_(ACTIVE_STATES), flow_runs.c.pid.is_not(None)
+    query = sa.select(_SWEPT).where(
+        _SWEPT.c.state_type.in_(ACTIVE_STATES), _SWEPT.c.pid.is_not(None)
     )
     with database.reading() as connection:
         candidates = connection.execute(query).all()
@@ -113,6 +113,9 @@ def _why_gone(row: Any, me: ProcessIdentity, now: datetime, timeout: float) -> s
 
 
 def _mark_crashed(connection: Connection, row: Any, reason: str, now: datetime) -> bool:
+    from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow
+
+    flow_runs, task_runs = FlowRunRow.__table__, TaskRunRow.__table__
     message = f"Flow run {row.name!r} crashed: {reason}."
     marked = connection.execute(
         flow_runs.update()

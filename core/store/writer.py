@@ -37,9 +37,8 @@ from plait.journal.spool import Replayed, Segment, Spool, new_episode
 from plait.runs import LogRecord
 from plait.settings import Settings
 from plait.states import FINAL_NAMES
-from plait.store import crashes, retention
+from plait.store import crashes
 from plait.store.database import Database, describe_error, open_database, store_identity
-from plait.store.schema import FlowRunRow
 from plait.store.values import (
     ENTRYPOINT_LIMIT,
     NAME_LIMIT,
@@ -92,6 +91,7 @@ def _statements(sqlite: bool) -> dict[str, str]:
         f"UPDATE flow_runs SET hostname = {mark}, pid = {mark}, process_started = {mark}, "
         f"heartbeat = {mark}, end_time = NULL WHERE id = {mark}"
     )
+    statements["heartbeat"] = f"UPDATE flow_runs SET heartbeat = {mark} WHERE id = {mark}"
     return statements
 
 
@@ -653,10 +653,11 @@ class StoreRecorder(Recorder):
         with self._drain_lock:
             active = list(self._active_flow_runs)
         if active:
-            table = FlowRunRow.__table__
+            now = datetime.now(UTC)
+            beat = _sqlite_time(now) if self.database.is_sqlite else now
             with self.database.writing() as connection:
-                connection.execute(
-                    table.update().where(table.c.id.in_(active)).values(heartbeat=datetime.now(UTC))
+                connection.exec_driver_sql(
+                    self._statements["heartbeat"], [(beat, run) for run in active]
                 )
         crashes.sweep(self.database, self.process, self.settings.heartbeat_timeout_seconds)
 
@@ -667,4 +668,6 @@ class StoreRecorder(Recorder):
         if days is None:
             return 0
         assert self.database is not None, "the store is open when retention is applied"
+        from plait.store import retention
+
         return retention.delete_flow_runs(self.database, older_than=timedelta(days=days))

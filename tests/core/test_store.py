@@ -251,6 +251,14 @@ def test_retention_deletes_finished_runs_with_everything_about_them(store):
         store.client.read_task_runs(run.id)
 
 
+def test_head_revision_is_alembics_newest_migration():
+    from alembic.script import ScriptDirectory
+
+    from plait.store.database import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
 def test_migrations_build_the_schema_on_an_empty_database(store_url):
     database = Database(store_url)
     assert database.current_revision() is None
@@ -261,14 +269,6 @@ def test_migrations_build_the_schema_on_an_empty_database(store_url):
     database.upgrade()  # idempotent
     assert database.current_revision() == head_revision()
     database.dispose()
-
-
-def test_the_head_revision_is_the_one_alembic_finds_in_the_migration_scripts():
-    from alembic.script import ScriptDirectory
-
-    from plait.store.database import MIGRATIONS
-
-    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
 
 
 def test_a_store_at_an_older_revision_is_upgraded_when_opened(store_url):
