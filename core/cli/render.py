@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 import typer
+from rich.cells import cell_len
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
@@ -113,15 +114,16 @@ def print_table(table: Table, whole: Iterable[str] = ("ID", "Name")) -> None:
     for column in table.columns:
         if column.header in keep:
             column.no_wrap = True
-            column.min_width = max(
-                (Measurement.get(console, console.options, cell).maximum for cell in column.cells),
-                default=0,
-            )
+            column.min_width = max(map(_cell_width, column.cells), default=0)
     needed = Measurement.get(console, console.options.update_width(10**6), table).minimum
     if needed <= console.width:
         console.print(table)
     else:
         Console(highlight=False, width=needed).print(table)
+
+
+def _cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
 
 
 def to_json(value: Any) -> Any:
