@@ -91,7 +91,7 @@ def base_tree(rev: str) -> Path:
     path = Path(tempfile.mkdtemp(prefix="plait-bench-base-"))
     subprocess.run(["git", "-C", str(ROOT), "worktree", "add", "--detach", "--quiet", str(path),
                     rev], check=True)  # fmt: skip
-    subprocess.run([sys.executable, "-m", "uv", "sync", "--locked", "--all-packages",
+    subprocess.run(["python3", "-m", "uv", "sync", "--locked", "--all-packages",
                     "--compile-bytecode", "--quiet"], cwd=path, check=True)  # fmt: skip
     return path
 
@@ -117,12 +117,13 @@ def main() -> None:
     flow_run = json.loads(listing)["flow_runs"][0]["id"]
     _, _, first = run(here, ["task-run", "ls", "--flow-run", flow_run, "--output", "json"], env)
     cursor = json.loads(first)["next_cursor"]
-    base = base_tree(args.base_rev) if args.base_rev else None
+    base: Path | None = None
     print(f"{platform.python_implementation()} {platform.python_version()}, {os.cpu_count()} "
           "CPUs; wall time and peak RSS of each command, one fresh process each")  # fmt: skip
     header = f"{'command':<36} {'this tree':>18}"
-    print(header + (f" {'base ' + args.base_rev:>18}" if base else ""))
+    print(header + (f" {'base ' + args.base_rev:>18}" if args.base_rev else ""))
     try:
+        base = base_tree(args.base_rev) if args.base_rev else None
         for label, mine, theirs in commands(flow_run, cursor):
             trees = [(here, mine)]
             if base is not None:
