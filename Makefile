@@ -36,6 +36,7 @@ bench: $(SYNCED)
 	$(RUN) python bench/results.py
 	$(RUN) python bench/node_overhead.py
 	$(RUN) python bench/dask_fanout.py
+	$(RUN) python bench/cli_large.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

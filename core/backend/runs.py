@@ -24,6 +24,7 @@ from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraphNode, TaskRunRec
 from plait.states import StateType
 
 _CURSOR_KEY = b"plait-cursor-1"
+MAX_PAGE = 10_000  # the most rows a page may hold: its ids fit in one query's parameters
 
 
 class RunQueries(ABC):
@@ -48,6 +49,10 @@ class RunQueries(ABC):
         self, flow_run_id: str, state: StateType | None, limit: int, after: str | None
     ) -> Page[TaskRunRecord]:
         """A page of a flow run's task runs in creation order, with states and upstream runs."""
+
+    @abstractmethod
+    def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
+        """The names of these task runs, by id (unknown ids are left out)."""
 
     @abstractmethod
     def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:

@@ -216,7 +216,9 @@ def show_logs(
     poll = load_settings().writer_interval_seconds
     while True:
         finished = client.read_flow_run(run.id).state in FINAL_TYPES
-        for line in client.read_logs(run.id, after=last):
+        lines = client.read_logs(run.id, after=last)
+        names.learn(lines)
+        for line in lines:
             console.print(names.format(line), soft_wrap=True)
             last = line.id
         if not follow or finished:
@@ -229,13 +231,16 @@ class _LogNames:
 
     def __init__(self, client: Client, run: FlowRunRecord) -> None:
         self._client = client
-        self._run = run
         self._names = {run.id: run.name}
+
+    def learn(self, lines: list[LogRecord]) -> None:
+        """Look up the names of the task runs among ``lines`` not seen before."""
+        new = {line.task_run_id for line in lines if line.task_run_id} - self._names.keys()
+        if new:
+            self._names.update(self._client.read_task_run_names(sorted(new)))
 
     def format(self, line: LogRecord) -> Text:
         run_id = line.task_run_id or line.flow_run_id or ""
-        if run_id not in self._names:
-            self._names.update({t.id: t.name for t in self._client.read_task_runs(self._run.id)})
         level = _LEVEL_NAMES.get(line.level, str(line.level))
         return Text.assemble(
             (line.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3], "dim"), " ",

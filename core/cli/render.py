@@ -21,6 +21,7 @@ from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from plait.backend.runs import MAX_PAGE
 from plait.exceptions import ParameterError
 from plait.states import StateType
 
@@ -98,7 +99,10 @@ OutputOption = Annotated[
     ),
 ]
 LimitOption = Annotated[
-    int, typer.Option("--limit", min=1, help="At most this many (one page; --after for the next).")
+    int,
+    typer.Option(
+        "--limit", min=1, max=MAX_PAGE, help="At most this many (one page; --after for the next)."
+    ),
 ]
 AfterOption = Annotated[
     str | None,

@@ -20,7 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from plait.backend import get_backend, open_backend
-from plait.backend.runs import RunQueries
+from plait.backend.runs import MAX_PAGE, RunQueries
 from plait.exceptions import ParameterError
 from plait.runs import (
     FlowRunRecord,
@@ -99,6 +99,10 @@ class Client:
             flow_run_id, _state_or_none(state), _checked_limit(limit), after
         )
 
+    def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
+        """The names of these task runs, by id (unknown ids are left out)."""
+        return self.queries.read_task_run_names(task_run_ids)
+
     def summarize_task_runs(self, flow_run_id: str, limit: int = 10) -> TaskRunSummary:
         """A flow run's task runs counted by state, with at most ``limit`` of them listed,
         the unsuccessful ones first: cheap however many task runs there are."""
@@ -157,8 +161,10 @@ class Client:
 
 
 def _checked_limit(limit: int) -> int:
-    if limit < 1:
-        raise ParameterError(f"limit must be at least 1; got {limit}.")
+    if not 1 <= limit <= MAX_PAGE:
+        raise ParameterError(
+            f"limit must be from 1 to {MAX_PAGE:,}; got {limit:,} (read further pages with after=)."
+        )
     return limit
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from plait.backend.runs import RunQueries, decode_cursor, encode_cursor
+from plait.backend.runs import MAX_PAGE, RunQueries, decode_cursor, encode_cursor
 from plait.exceptions import ParameterError, RunNotFoundError
 from plait.runs import (
     FlowRunRecord,
@@ -95,6 +95,15 @@ class SqlRunQueries(RunQueries):
             listing = json.dumps(["task_runs", resolved, state and state.value])
             rows = _page(connection, query, task_runs, listing, limit, after, newest_first=False)
             return Page(_task_runs(connection, rows.items), rows.next_cursor)
+
+    def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        with self._connection() as connection:
+            for start in range(0, len(task_run_ids), MAX_PAGE):  # within SQL's bound parameters
+                chunk = task_run_ids[start : start + MAX_PAGE]
+                query = sa.select(task_runs.c.id, task_runs.c.name).where(task_runs.c.id.in_(chunk))
+                names.update(connection.execute(query).tuples())
+        return names
 
     def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:
         unsuccessful = [state.value for state in UNSUCCESSFUL_TYPES]

@@ -48,7 +48,8 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
     """For each command, argument lists it must refuse. ``ids``: a flow run's id, a flow
     run cursor and a task run cursor."""
     run, flows_cursor, tasks_cursor = ids["run"], ids["flows_cursor"], ids["tasks_cursor"]
-    limits = [["--limit", "0"], ["--limit", "-3"], ["--limit", "many"], ["--limit"]]
+    limits = [["--limit", "0"], ["--limit", "-3"], ["--limit", "10001"], ["--limit", "many"],
+              ["--limit"]]  # fmt: skip
     cursors = [["--after", "garbage"], ["--after", tampered(flows_cursor)], ["--after", ""]]
     outputs = [["--output", "xml"], ["-o", "JSON "], ["--output"]]
     task_runs = ["--flow-run", run]
