@@ -102,7 +102,7 @@ class SqlRunQueries(RunQueries):
             for start in range(0, len(task_run_ids), MAX_PAGE):  # within SQL's bound parameters
                 chunk = task_run_ids[start : start + MAX_PAGE]
                 query = sa.select(task_runs.c.id, task_runs.c.name).where(task_runs.c.id.in_(chunk))
-                names.update(connection.execute(query).tuples())
+                names.update(connection.execute(query).all())
         return names
 
     def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:
