@@ -38,6 +38,7 @@ bench: $(SYNCED)
 	$(RUN) python bench/dask_fanout.py
 	$(RUN) python bench/spool.py
 	$(RUN) python bench/startup.py
+	$(RUN) python bench/cli_large.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

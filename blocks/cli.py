@@ -18,7 +18,16 @@ from plait.blocks import registry
 from plait.blocks.block import Block, check_name
 from plait.blocks.documents import Parts, split
 from plait.blocks.fields import MASK
-from plait.cli.render import console, details, format_time, listing
+from plait.cli.render import (
+    Output,
+    OutputOption,
+    console,
+    details,
+    format_time,
+    listing,
+    print_json,
+    print_table,
+)
 from plait.exceptions import (
     BlockError,
     BlockNotFoundError,
@@ -50,19 +59,31 @@ def _parse_name(full_name: str) -> tuple[str, str]:
 
 
 @app.command("types")
-def list_types() -> None:
+def list_types(output: OutputOption = Output.TABLE) -> None:
     """Every installed block type: what it is, what it can do, and its package."""
+    types_ = [
+        {
+            "slug": slug,
+            "description": cls.get_description(),
+            "capabilities": list(cls.get_capabilities()),
+            "package": registry.package_of(cls),
+            "documentation_url": cls.get_documentation_url(),
+        }
+        for slug, cls in registry.all_block_types().items()
+    ]
+    if output is Output.JSON:
+        print_json({"block_types": types_})
+        return
     table = Table("Slug", "Description", "Capabilities", "Package", "Docs", box=None)
-    table.columns[0].no_wrap = True
-    for slug, cls in registry.all_block_types().items():
+    for entry in types_:
         table.add_row(
-            slug,
-            Text(cls.get_description()),
-            listing(cls.get_capabilities()),
-            registry.package_of(cls) or "-",
-            Text(cls.get_documentation_url() or "-"),
+            entry["slug"],
+            Text(entry["description"]),
+            listing(entry["capabilities"]),
+            entry["package"] or "-",
+            Text(entry["documentation_url"] or "-"),
         )
-    console.print(table)
+    print_table(table, whole=("Slug",))
 
 
 @app.command("ls")
@@ -74,26 +95,29 @@ def list_blocks(
         bool,
         typer.Option("--all", help="Also the anonymous blocks saved inside other blocks."),
     ] = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """Saved blocks, by type then name, with their latest version."""
     from plait.backend import get_backend
 
     saved = get_backend().block_documents()
     documents = saved.list(block_type, include_anonymous=show_all)
+    if not documents and block_type is not None:
+        registry.lookup(block_type, saved)  # an unknown type is an error, not "none saved"
+    if output is Output.JSON:
+        print_json({"blocks": documents})
+        return
     if not documents:
-        if block_type is not None:
-            registry.lookup(block_type, saved)  # an unknown type is an error, not "none saved"
         console.print("No saved blocks" + (f" of type {block_type!r}." if block_type else "."))
         return
     table = Table("Block", "Version", "Updated", box=None)
-    table.columns[0].no_wrap = True
     for document in documents:
         table.add_row(
             Text(f"{document.slug}/{document.name}", style="dim" if document.is_anonymous else ""),
             str(document.version),
             format_time(document.updated),
         )
-    console.print(table)
+    print_table(table, whole=("Block",))
 
 
 @app.command("inspect")
@@ -103,12 +127,26 @@ def inspect_block(
         int | None,
         typer.Option("--version", min=1, help="An older version (see: plait block history)."),
     ] = None,
+    output: OutputOption = Output.TABLE,
 ) -> None:
     """A saved block's type, version and field values, with secrets masked."""
     slug, name = _parse_name(full_name)
     block = Block.load(f"{slug}/{name}", version)
     cls = type(block)
     assert block._saved is not None  # a loaded block knows where it came from
+    if output is Output.JSON:
+        parts = split(block)
+        fields = {field: _masked(value, [field], parts) for field, value in parts.data.items()}
+        print_json(
+            {
+                "slug": slug,
+                "name": name,
+                "class": f"{cls.__module__}.{cls.__qualname__}",
+                "version": block._saved.version,
+                "fields": fields,
+            }
+        )
+        return
     console.print(
         details(
             [
@@ -119,10 +157,9 @@ def inspect_block(
         )
     )
     table = Table("Field", "Value", box=None)
-    table.columns[0].no_wrap = True
     for field, value in _field_rows(block):
         table.add_row(field, Text(value))
-    console.print(table)
+    print_table(table, whole=("Field",))
 
 
 def _field_rows(block: Block, prefix: str = "") -> list[tuple[str, str]]:
@@ -291,19 +328,32 @@ def delete_block(
 
 
 @app.command("history")
-def show_history(full_name: BlockName) -> None:
+def show_history(full_name: BlockName, output: OutputOption = Output.TABLE) -> None:
     """Every saved version of a block, oldest first, with the fields each one changed."""
     from plait.backend import get_backend
 
     versions = get_backend().block_documents().history(*_parse_name(full_name))
+    history = [
+        {
+            "version": stored.version,
+            "saved": stored.created,
+            "schema_version": stored.schema_version,
+            "changed_fields": None if previous is None else _changed(previous, stored),
+        }
+        for previous, stored in zip([None, *versions], versions, strict=False)
+    ]
+    if output is Output.JSON:
+        print_json({"versions": history})
+        return
     table = Table("Version", "Saved", "Schema version", "Changed fields", box=None)
-    previous: StoredVersion | None = None
-    for stored in versions:
-        changed = "(first version)" if previous is None else listing(_changed(previous, stored))
+    for entry in history:
+        changed = entry["changed_fields"]
         table.add_row(
-            str(stored.version), format_time(stored.created), str(stored.schema_version), changed
+            str(entry["version"]),
+            format_time(entry["saved"]),
+            str(entry["schema_version"]),
+            "(first version)" if changed is None else listing(changed),
         )
-        previous = stored
     console.print(table)
 
 

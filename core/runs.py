@@ -19,9 +19,11 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from plait.states import UNSUCCESSFUL_TYPES, StateType
+
+T = TypeVar("T")
 
 
 def new_id() -> str:
@@ -63,9 +65,7 @@ class RunRecord:
     @property
     def duration(self) -> float | None:
         """Seconds from the first start to the final state, if both happened."""
-        if self.start_time is None or self.end_time is None:
-            return None
-        return (self.end_time - self.start_time).total_seconds()
+        return _seconds_between(self.start_time, self.end_time)
 
     @property
     def failure(self) -> StateRecord | None:
@@ -132,3 +132,53 @@ class TaskGraph:
 
     def downstream(self, task_run_id: str) -> list[TaskRunRecord]:
         return [run for run in self.task_runs if task_run_id in run.upstream]
+
+
+@dataclass(slots=True, frozen=True)
+class Page(Generic[T]):
+    """One page of a listing. ``next_cursor`` is None on the last page; otherwise pass it
+    back unchanged (``after=``) for the next page. Cursors are opaque strings."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class TaskRunSummary:
+    """A flow run's task runs in brief: how many are in each state (``None``: no state
+    yet), and a bounded list of them, the unsuccessful ones first."""
+
+    counts: dict[StateType | None, int]
+    listed: list[TaskRunRecord]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+@dataclass(slots=True, frozen=True)
+class TaskGraphNode:
+    """A node of a flow run's collapsed task graph: one task run, or every run of one
+    mapped task (``mapped``; its id is ``map:TASK_NAME``). ``upstream`` holds node ids."""
+
+    id: str
+    name: str
+    task_name: str
+    mapped: bool
+    counts: dict[StateType | None, int]
+    upstream: tuple[str, ...]
+    start_time: datetime | None
+    end_time: datetime | None
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from the first start to the last end among its runs."""
+        return _seconds_between(self.start_time, self.end_time)
+
+
+def _seconds_between(start: datetime | None, end: datetime | None) -> float | None:
+    return None if start is None or end is None else (end - start).total_seconds()

@@ -4,10 +4,11 @@ through the ``plait_cli`` hook (``plait block`` comes from Plait's own standard 
 from __future__ import annotations
 
 import platform
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from rich.text import Text
+from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own click
 from typer.core import TyperGroup
 
 import plait
@@ -18,15 +19,27 @@ from plait.plugins import get_plugins
 
 
 class _PlaitGroup(TyperGroup):
-    """Shows Plait's own errors (bad ids, bad settings, an unreachable store) as one clear
-    message and exit code 1, not a traceback."""
+    """Shows Plait's own errors (bad ids, bad settings, an unreachable store) and usage
+    errors (an unknown option, a bad value) as one line on stderr and exit code 1, not a
+    traceback nor click's boxed help."""
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
         except PlaitError as exc:
-            err_console.print(Text.assemble(("Error: ", "red"), str(exc)), soft_wrap=True)
-            raise typer.Exit(1) from None
+            _fail(str(exc))
+        except NoArgsIsHelpError:
+            raise  # a group given no command: its help, as for plait alone
+        except UsageError as exc:
+            command = exc.ctx.command_path if exc.ctx is not None else "plait"
+            _fail(f"{exc.format_message().rstrip('.')}. See: {command} --help")
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``message`` as one error line and exit with 1."""
+    line = " ".join(message.split())
+    err_console.print(Text.assemble(("Error: ", "red"), line), soft_wrap=True)
+    raise typer.Exit(1) from None
 
 
 app = typer.Typer(

@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import typer
 from rich.table import Table
 
-from plait.cli.render import console
+from plait.cli.render import Output, OutputOption, print_json, print_table
 from plait.settings import Settings, load_settings, setting_sources
 
 app = typer.Typer(help="Plait's settings.", no_args_is_help=True)
 
 
 @app.command("show")
-def show() -> None:
+def show(output: OutputOption = Output.TABLE) -> None:
     """Every setting's effective value and its source: environment, config file or default."""
     settings = load_settings()
     sources = setting_sources()
+    if output is Output.JSON:
+        print_json(
+            {
+                "settings": {
+                    name: {"value": _value(settings, name), "source": sources[name]}
+                    for name in Settings.model_fields
+                }
+            }
+        )
+        return
     table = Table("Setting", "Value", "Source", box=None)
     for name in Settings.model_fields:
         table.add_row(name, _shown(settings, name), sources[name])
-    console.print(table)
+    print_table(table, whole=("Setting", "Value"))
+
+
+def _value(settings: Settings, name: str) -> Any:
+    """A setting's value for JSON: as set (a path as a string), the database URL as shown."""
+    if name == "database_url":
+        return _shown(settings, name)
+    value = getattr(settings, name)
+    return str(value) if isinstance(value, Path) else value
 
 
 def _shown(settings: Settings, name: str) -> str:

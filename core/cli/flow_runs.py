@@ -13,17 +13,26 @@ from rich.text import Text
 from rich.tree import Tree
 
 from plait.cli.render import (
+    AfterOption,
+    LimitOption,
+    Output,
+    OutputOption,
     console,
+    details,
     format_duration,
     format_time,
+    next_page_hint,
     parse_duration,
+    print_json,
+    print_table,
+    state_counts,
     state_text,
 )
 from plait.exceptions import ParameterError
 from plait.states import FINAL_TYPES
 
 if TYPE_CHECKING:  # the client loads SQLAlchemy: only commands that read runs import it
-    from plait.client import Client, FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord
+    from plait.client import Client, FlowRunRecord, LogRecord, TaskGraphNode, TaskRunRecord
 
 app = typer.Typer(help="List, inspect, follow and delete flow runs.", no_args_is_help=True)
 
@@ -36,18 +45,22 @@ def list_flow_runs(
     state: Annotated[
         str | None, typer.Option("--state", help="Only runs in this state, e.g. Failed.")
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", min=1, help="At most this many runs.")] = 20,
+    limit: LimitOption = 100,
+    after: AfterOption = None,
+    output: OutputOption = Output.TABLE,
 ) -> None:
-    """Recorded flow runs, newest first."""
+    """Recorded flow runs, newest first, a page at a time."""
     from plait.client import get_client
 
-    runs = get_client().read_flow_runs(flow_name=flow, state=state, limit=limit)
-    if not runs:
+    page = get_client().list_flow_runs(flow_name=flow, state=state, limit=limit, after=after)
+    if output is Output.JSON:
+        print_json({"flow_runs": page.items, "next_cursor": page.next_cursor})
+        return
+    if not page.items:
         console.print("No flow runs recorded" + (f" for flow {flow!r}." if flow else "."))
         return
     table = Table("ID", "Name", "Flow", "State", "Started", "Duration", box=None)
-    table.columns[0].no_wrap = True
-    for run in runs:
+    for run in page.items:
         table.add_row(
             run.id,
             run.name,
@@ -56,36 +69,58 @@ def list_flow_runs(
             format_time(run.start_time),
             format_duration(run.duration),
         )
-    console.print(table)
+    print_table(table, whole=("ID", "Name", "Flow", "Started"))
+    options = {"--flow": flow, "--state": state, "--limit": str(limit)}
+    next_page_hint("plait flow-run ls", options, page.next_cursor)
+
+
+LISTED_TASK_RUNS = 10  # inspect lists this many task runs, the unsuccessful ones first
 
 
 @app.command("inspect")
 def inspect_flow_run(
     flow_run_id: RunId,
-    graph: Annotated[bool, typer.Option("--graph", help="Draw the task graph as a tree.")] = False,
+    graph: Annotated[
+        bool,
+        typer.Option("--graph", help="Draw the task graph as a tree, each .map as one line."),
+    ] = False,
+    output: OutputOption = Output.TABLE,
 ) -> None:
-    """A flow run's parameters, states, task runs and failure traceback."""
+    """A flow run's parameters, states, task runs (counted by state, the unsuccessful ones
+    listed first) and failure traceback."""
     from plait.client import get_client
 
     client = get_client()
     run = client.read_flow_run(flow_run_id)
     if graph:
-        console.print(_graph_tree(run, client.read_task_graph(run.id)))
+        nodes = client.read_collapsed_task_graph(run.id)
+        if output is Output.JSON:
+            print_json({"flow_run": run, "nodes": nodes})
+        else:
+            console.print(_graph_tree(run, nodes))
         return
-    console.print(_summary(run))
+    summary = client.summarize_task_runs(run.id, limit=LISTED_TASK_RUNS)
+    more = summary.total - len(summary.listed)
+    if output is Output.JSON:
+        task_runs = {"total": summary.total, "counts": summary.counts, "listed": summary.listed}
+        print_json({"flow_run": run, "task_runs": {**task_runs, "not_listed": more}})
+        return
+    print_table(_summary(run), whole=())
     console.print(_states_table(run))
-    task_runs = client.read_task_runs(run.id)
-    if task_runs:
-        console.print(_task_runs_table(task_runs, title=f"Task runs ({len(task_runs)})"))
+    if summary.total:
+        console.print(Text.assemble(("Task runs ", "bold"), f"({summary.total:,})  ",
+                                    state_counts(summary.counts)))  # fmt: skip
+        print_table(_task_runs_table(summary.listed), whole=("Name",))
+    if more:
+        console.print(
+            f"{more:,} more task runs: plait task-run ls --flow-run {run.id}", soft_wrap=True
+        )
     failure = run.failure
     if failure is not None and failure.detail:
         console.print(Panel(Text(failure.detail), title="Failure", border_style="red"))
 
 
 def _summary(run: FlowRunRecord) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold")
-    table.add_column()
     message = Text.assemble(state_text(run.state), f"  {run.state_message or ''}".rstrip())
     rows = [
         ("Flow run", f"{run.name}  ({run.id})"),
@@ -102,9 +137,7 @@ def _summary(run: FlowRunRecord) -> Table:
     ]
     if run.parent_flow_run_id:
         rows.append(("Parent flow run", run.parent_flow_run_id))
-    for label, value in rows:
-        table.add_row(label, value)
-    return table
+    return details(rows)
 
 
 def _states_table(run: FlowRunRecord) -> Table:
@@ -114,11 +147,8 @@ def _states_table(run: FlowRunRecord) -> Table:
     return table
 
 
-def _task_runs_table(task_runs: list[TaskRunRecord], title: str) -> Table:
-    table = Table(
-        "Name", "State", "Attempts", "Duration", "Message", title=title, title_justify="left",
-        box=None,
-    )  # fmt: skip
+def _task_runs_table(task_runs: list[TaskRunRecord]) -> Table:
+    table = Table("Name", "State", "Attempts", "Duration", "Message", box=None)
     for task_run in task_runs:
         table.add_row(
             task_run.name,
@@ -130,34 +160,41 @@ def _task_runs_table(task_runs: list[TaskRunRecord], title: str) -> Table:
     return table
 
 
-def _node_label(task_run: TaskRunRecord) -> Text:
+def _node_label(node: TaskGraphNode) -> Text:
+    if node.mapped:
+        return Text.assemble(
+            (node.name, "bold"), f"  .map of {node.total:,}:  ", state_counts(node.counts),
+            f"  {format_duration(node.duration)}",
+        )  # fmt: skip
+    state = next(iter(node.counts), None)
     return Text.assemble(
-        (task_run.name, "bold"), "  ", state_text(task_run.state),
-        f"  {format_duration(task_run.duration)}",
-    )  # fmt: skip
+        (node.name, "bold"), "  ", state_text(state), f"  {format_duration(node.duration)}"
+    )
 
 
-def _graph_tree(run: FlowRunRecord, graph: TaskGraph) -> Tree:
-    """The task graph as a tree: each task run under the runs it waited on. A run that
+def _graph_tree(run: FlowRunRecord, nodes: list[TaskGraphNode]) -> Tree:
+    """The task graph as a tree: each node under the nodes it waited on. A node that
     waited on several appears in full under the first, and as a reference under the rest."""
     tree = Tree(Text.assemble((run.name, "bold"), "  ", state_text(run.state)))
-    if not graph.task_runs:
+    if not nodes:
         tree.add(Text("no task runs", style="dim"))
         return tree
-    children: dict[str, list[TaskRunRecord]] = {}
-    for task_run in graph.task_runs:
-        for upstream in task_run.upstream:
-            children.setdefault(upstream, []).append(task_run)
+    children: dict[str, list[TaskGraphNode]] = {}
+    for node in nodes:
+        for upstream in node.upstream:
+            children.setdefault(upstream, []).append(node)
+    ids = {node.id for node in nodes}
+    roots = [node for node in nodes if not ids.intersection(node.upstream)]
     shown: set[str] = set()
-    stack = [(tree, root) for root in reversed(graph.roots())]
+    stack = [(tree, root) for root in reversed(roots)]
     while stack:
-        parent, task_run = stack.pop()
-        if task_run.id in shown:
-            parent.add(Text.assemble((task_run.name, "dim"), (" (shown above)", "dim")))
+        parent, node = stack.pop()
+        if node.id in shown:
+            parent.add(Text.assemble((node.name, "dim"), (" (shown above)", "dim")))
             continue
-        shown.add(task_run.id)
-        node = parent.add(_node_label(task_run))
-        stack.extend((node, child) for child in reversed(children.get(task_run.id, [])))
+        shown.add(node.id)
+        branch = parent.add(_node_label(node))
+        stack.extend((branch, child) for child in reversed(children.get(node.id, [])))
     return tree
 
 
@@ -179,7 +216,9 @@ def show_logs(
     poll = load_settings().writer_interval_seconds
     while True:
         finished = client.read_flow_run(run.id).state in FINAL_TYPES
-        for line in client.read_logs(run.id, after=last):
+        lines = client.read_logs(run.id, after=last)
+        names.learn(lines)
+        for line in lines:
             console.print(names.format(line), soft_wrap=True)
             last = line.id
         if not follow or finished:
@@ -192,13 +231,16 @@ class _LogNames:
 
     def __init__(self, client: Client, run: FlowRunRecord) -> None:
         self._client = client
-        self._run = run
         self._names = {run.id: run.name}
+
+    def learn(self, lines: list[LogRecord]) -> None:
+        """Look up the names of the task runs among ``lines`` not seen before."""
+        new = {line.task_run_id for line in lines if line.task_run_id} - self._names.keys()
+        if new:
+            self._names.update(self._client.read_task_run_names(sorted(new)))
 
     def format(self, line: LogRecord) -> Text:
         run_id = line.task_run_id or line.flow_run_id or ""
-        if run_id not in self._names:
-            self._names.update({t.id: t.name for t in self._client.read_task_runs(self._run.id)})
         level = _LEVEL_NAMES.get(line.level, str(line.level))
         return Text.assemble(
             (line.timestamp.astimezone().strftime("%H:%M:%S.%f")[:-3], "dim"), " ",

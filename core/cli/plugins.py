@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from plait.cli.render import console, listing
+from plait.cli.render import Output, OutputOption, console, listing, print_json, print_table
 from plait.plugins import Plugin, Plugins, get_plugins
 
 app = typer.Typer(help="Installed plugins and what they provide.", no_args_is_help=True)
@@ -33,12 +33,9 @@ _PROVIDED: dict[str, tuple[str, Callable[[Any], str]]] = {
 }
 
 
-def _provided(plugins: Plugins, hook: str, name_of: Callable[[Any], str]) -> dict[str, str]:
+def _provided(plugins: Plugins, hook: str, name_of: Callable[[Any], str]) -> dict[str, list[str]]:
     """What each plugin's ``hook`` returns (a list, or a mapping's keys), by plugin name."""
-    return {
-        plugin.name: listing(name_of(item) for item in value)
-        for plugin, value in plugins.call(hook)
-    }
+    return {plugin.name: [name_of(item) for item in value] for plugin, value in plugins.call(hook)}
 
 
 def _status(plugin: Plugin) -> Text:
@@ -50,22 +47,39 @@ def _status(plugin: Plugin) -> Text:
 
 
 @app.command("ls")
-def list_plugins() -> None:
+def list_plugins(output: OutputOption = Output.TABLE) -> None:
     """Each installed plugin: its distribution and version, the block types, prebuilt tasks,
     result storage schemes and task runners it provides, and any error it raised."""
     plugins = get_plugins()
+    provided = {column: _provided(plugins, *hook) for column, hook in _PROVIDED.items()}
+    if output is Output.JSON:
+        print_json({"plugins": [_plugin_json(plugin, provided) for plugin in plugins.plugins]})
+        return
     if not plugins.plugins:
         console.print("No plugins installed.")
         return
-    provided = {column: _provided(plugins, *hook) for column, hook in _PROVIDED.items()}
     table = Table("Plugin", "Distribution", "Version", *provided, "Status", box=None)
-    table.columns[0].no_wrap = True
     for plugin in plugins.plugins:
         table.add_row(
             plugin.name,
             plugin.distribution or "-",
             plugin.version or "-",
-            *(Text(by_plugin.get(plugin.name, "-")) for by_plugin in provided.values()),
+            *(Text(listing(by_plugin.get(plugin.name, []))) for by_plugin in provided.values()),
             _status(plugin),
         )
-    console.print(table)
+    print_table(table, whole=("Plugin",))
+
+
+def _plugin_json(plugin: Plugin, provided: dict[str, dict[str, list[str]]]) -> dict[str, Any]:
+    """A plugin for ``--output json``: each column of the table as a field."""
+    return {
+        "name": plugin.name,
+        "distribution": plugin.distribution,
+        "version": plugin.version,
+        **{
+            column.lower().replace(" ", "_"): by_plugin.get(plugin.name, [])
+            for column, by_plugin in provided.items()
+        },
+        "error": plugin.error,
+        "failed_hooks": sorted(plugin.failed_hooks),
+    }

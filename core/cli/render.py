@@ -1,16 +1,27 @@
-"""How the CLI shows things: consoles, states, times, durations, lists and labelled values;
-and parsing durations."""
+"""How the CLI shows things: consoles, states, times, durations, lists and labelled values,
+tables that never cut an id or a name, JSON for scripts and pages of a listing; and
+parsing durations."""
 
 from __future__ import annotations
 
+import dataclasses
+import enum
+import json
 import re
-from collections.abc import Iterable
+import shlex
+import sys
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
+from typing import Annotated, Any
 
+import typer
+from rich.cells import cell_len
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
+from plait.backend.runs import MAX_PAGE
 from plait.exceptions import ParameterError
 from plait.states import StateType
 
@@ -72,6 +83,102 @@ def details(rows: Iterable[tuple[str, str | Text]]) -> Table:
     for label, value in rows:
         table.add_row(label, value)
     return table
+
+
+class Output(enum.StrEnum):
+    """How a command prints what it read."""
+
+    TABLE = "table"
+    JSON = "json"
+
+
+OutputOption = Annotated[
+    Output,
+    typer.Option(
+        "--output", "-o", help="table (for people) or json (for scripts: full ids, ISO 8601 times)."
+    ),
+]
+LimitOption = Annotated[
+    int,
+    typer.Option(
+        "--limit", min=1, max=MAX_PAGE, help="At most this many (one page; --after for the next)."
+    ),
+]
+AfterOption = Annotated[
+    str | None,
+    typer.Option("--after", metavar="CURSOR", help="The next page: the cursor the last one gave."),
+]
+
+
+def print_table(table: Table, whole: Iterable[str] = ("ID", "Name")) -> None:
+    """Print ``table`` with the columns headed ``whole`` never wrapped nor cut, however
+    narrow the console (or 80 columns when stdout is not a terminal): the table grows wider
+    instead, so ``grep`` finds every id and name."""
+    keep = set(whole)
+    for column in table.columns:
+        if column.header in keep:
+            column.no_wrap = True
+            column.min_width = max(map(_cell_width, column.cells), default=0)
+    needed = Measurement.get(console, console.options.update_width(10**6), table).minimum
+    if needed <= console.width:
+        console.print(table)
+    else:
+        Console(highlight=False, width=needed).print(table)
+
+
+def _cell_width(cell: Any) -> int:
+    return cell.cell_len if isinstance(cell, Text) else cell_len(str(cell))
+
+
+def to_json(value: Any) -> Any:
+    """``value`` as JSON data: records as objects of their fields (with ``duration``
+    in seconds where they have one), timestamps in ISO 8601, states by name."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        data = {
+            field.name: to_json(getattr(value, field.name)) for field in dataclasses.fields(value)
+        }
+        if hasattr(value, "duration"):
+            data["duration"] = value.duration
+        return data
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {
+            "none" if key is None else str(to_json(key)): to_json(item)
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [to_json(item) for item in value]
+    return value
+
+
+def print_json(data: Any) -> None:
+    """``data`` as indented JSON on stdout, never wrapped."""
+    sys.stdout.write(json.dumps(to_json(data), indent=2, default=str) + "\n")
+
+
+def next_page_hint(command: str, options: Mapping[str, str | None], cursor: str | None) -> None:
+    """On stderr, the command (``command`` with the given ``options``) that prints the next
+    page, when there is one."""
+    if cursor is not None:
+        given = [part for name, value in options.items() if value for part in (name, value)]
+        line = shlex.join([*command.split(), *given, "--after", cursor])
+        err_console.print(f"More on the next page: {line}", soft_wrap=True)
+
+
+def state_counts(counts: Mapping[StateType | None, int]) -> Text:
+    """Counts by state, e.g. ``Completed 9,990  Failed 10``, the largest first."""
+    ordered = sorted(counts.items(), key=lambda item: -item[1])
+    parts: list[Text | str] = []
+    for state, count in ordered:
+        parts += [state_text(state) if state else Text("no state"), f" {count:,}  "]
+    if not parts:
+        return Text("-")
+    text = Text.assemble(*parts)
+    text.rstrip()
+    return text
 
 
 def parse_duration(text: str, option: str) -> timedelta:

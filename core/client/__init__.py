@@ -20,19 +20,23 @@ from datetime import timedelta
 from typing import Any
 
 from plait.backend import get_backend, open_backend
-from plait.backend.runs import RunQueries
+from plait.backend.runs import MAX_PAGE, RunQueries
 from plait.exceptions import ParameterError
 from plait.runs import (
     FlowRunRecord,
     LogRecord,
+    Page,
     RunRecord,
     StateRecord,
     TaskGraph,
+    TaskGraphNode,
     TaskRunRecord,
+    TaskRunSummary,
 )
 from plait.states import FINAL_TYPES, StateType
 
 MAX_AGE = timedelta(days=36_500)  # a century: older cut-offs fall before the year 1
+DEFAULT_PAGE = 100
 
 
 class Client:
@@ -52,10 +56,19 @@ class Client:
         limit: int = 50,
     ) -> list[FlowRunRecord]:
         """Flow runs, newest first, optionally of one flow and/or in one state."""
-        if limit < 1:
-            raise ParameterError(f"limit must be at least 1; got {limit}.")
+        return self.list_flow_runs(flow_name, state, limit).items
+
+    def list_flow_runs(
+        self,
+        flow_name: str | None = None,
+        state: StateType | str | None = None,
+        limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Page[FlowRunRecord]:
+        """A page of flow runs, newest first; ``after`` is the ``next_cursor`` of the page
+        before."""
         return self.queries.read_flow_runs(
-            flow_name, None if state is None else _state_type(state), limit
+            flow_name, _state_or_none(state), _checked_limit(limit), after
         )
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
@@ -63,13 +76,47 @@ class Client:
         return self.queries.read_flow_run(flow_run_id)
 
     def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
-        """A flow run's task runs in creation order, with their states and upstream runs."""
-        return self.queries.read_task_runs(flow_run_id)
+        """All of a flow run's task runs in creation order, with their states and upstream
+        runs (read a page at a time: ``list_task_runs`` for big runs)."""
+        found: list[TaskRunRecord] = []
+        after: str | None = None
+        while True:
+            page = self.list_task_runs(flow_run_id, limit=1000, after=after)
+            found.extend(page.items)
+            if page.next_cursor is None:
+                return found
+            after = page.next_cursor
+
+    def list_task_runs(
+        self,
+        flow_run_id: str,
+        state: StateType | str | None = None,
+        limit: int = DEFAULT_PAGE,
+        after: str | None = None,
+    ) -> Page[TaskRunRecord]:
+        """A page of a flow run's task runs in creation order, optionally in one state."""
+        return self.queries.read_task_runs(
+            flow_run_id, _state_or_none(state), _checked_limit(limit), after
+        )
+
+    def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
+        """The names of these task runs, by id (unknown ids are left out)."""
+        return self.queries.read_task_run_names(task_run_ids)
+
+    def summarize_task_runs(self, flow_run_id: str, limit: int = 10) -> TaskRunSummary:
+        """A flow run's task runs counted by state, with at most ``limit`` of them listed,
+        the unsuccessful ones first: cheap however many task runs there are."""
+        return self.queries.summarize_task_runs(flow_run_id, _checked_limit(limit))
 
     def read_task_graph(self, flow_run_id: str) -> TaskGraph:
         """A flow run's task runs and the dependencies between them."""
         resolved = self.read_flow_run(flow_run_id).id
         return TaskGraph(flow_run_id=resolved, task_runs=self.read_task_runs(resolved))
+
+    def read_collapsed_task_graph(self, flow_run_id: str) -> list[TaskGraphNode]:
+        """A flow run's task graph with each mapped task's runs as one node (counted by
+        state), in creation order: its size is the flow's shape, not its number of runs."""
+        return self.queries.read_task_graph(flow_run_id)
 
     def read_logs(self, flow_run_id: str, after: int | None = None) -> list[LogRecord]:
         """A flow run's log lines (its task runs' included) in order; with ``after``, only
@@ -113,6 +160,18 @@ class Client:
         return self.queries.delete_flow_runs(older_than=older_than)
 
 
+def _checked_limit(limit: int) -> int:
+    if not 1 <= limit <= MAX_PAGE:
+        raise ParameterError(
+            f"limit must be from 1 to {MAX_PAGE:,}; got {limit:,} (read further pages with after=)."
+        )
+    return limit
+
+
+def _state_or_none(state: StateType | str | None) -> StateType | None:
+    return None if state is None else _state_type(state)
+
+
 def _state_type(state: StateType | str) -> StateType:
     if isinstance(state, StateType):
         return state
@@ -136,8 +195,11 @@ __all__ = [
     "Client",
     "FlowRunRecord",
     "LogRecord",
+    "Page",
     "StateRecord",
     "TaskGraph",
+    "TaskGraphNode",
     "TaskRunRecord",
+    "TaskRunSummary",
     "get_client",
 ]

@@ -3,16 +3,25 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
-from plait.backend.runs import RunQueries
+from plait.backend.runs import MAX_PAGE, RunQueries, decode_cursor, encode_cursor
 from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundError
-from plait.runs import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
-from plait.states import StateType
+from plait.runs import (
+    FlowRunRecord,
+    LogRecord,
+    Page,
+    StateRecord,
+    TaskGraphNode,
+    TaskRunRecord,
+    TaskRunSummary,
+)
+from plait.states import UNSUCCESSFUL_TYPES, StateType
 from plait.store import crashes, retention
 from plait.store.database import Database, describe_error
 from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
@@ -55,16 +64,17 @@ class SqlRunQueries(RunQueries):
         return self.database.reading()
 
     def read_flow_runs(
-        self, flow_name: str | None, state: StateType | None, limit: int
-    ) -> list[FlowRunRecord]:
-        query = sa.select(flow_runs).order_by(flow_runs.c.created.desc()).limit(limit)
+        self, flow_name: str | None, state: StateType | None, limit: int, after: str | None
+    ) -> Page[FlowRunRecord]:
+        query = sa.select(flow_runs)
         if flow_name is not None:
             query = query.where(flow_runs.c.flow_name == flow_name)
         if state is not None:
             query = query.where(flow_runs.c.state_type == state.value)
+        listing = json.dumps(["flow_runs", flow_name, state and state.value])
         with self._connection() as connection:
-            rows = connection.execute(query).mappings().all()
-        return [_flow_run(row) for row in rows]
+            rows = _page(connection, query, flow_runs, listing, limit, after, newest_first=True)
+        return Page([_flow_run(row) for row in rows.items], rows.next_cursor)
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
         with self._connection() as connection:
@@ -74,9 +84,78 @@ class SqlRunQueries(RunQueries):
             states = _states(connection, [row["id"]])
         return _flow_run(row, states.get(row["id"], ()))
 
-    def read_task_runs(self, flow_run_id: str) -> list[TaskRunRecord]:
+    def read_task_runs(
+        self, flow_run_id: str, state: StateType | None, limit: int, after: str | None
+    ) -> Page[TaskRunRecord]:
         with self._connection() as connection:
-            return self._task_runs(connection, self._resolve(connection, flow_run_id))
+            resolved = self._resolve(connection, flow_run_id)
+            query = sa.select(task_runs).where(task_runs.c.flow_run_id == resolved)
+            if state is not None:
+                query = query.where(task_runs.c.state_type == state.value)
+            listing = json.dumps(["task_runs", resolved, state and state.value])
+            rows = _page(connection, query, task_runs, listing, limit, after, newest_first=False)
+            return Page(_task_runs(connection, rows.items), rows.next_cursor)
+
+    def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        with self._connection() as connection:
+            for start in range(0, len(task_run_ids), MAX_PAGE):  # within SQL's bound parameters
+                chunk = task_run_ids[start : start + MAX_PAGE]
+                query = sa.select(task_runs.c.id, task_runs.c.name).where(task_runs.c.id.in_(chunk))
+                names.update(connection.execute(query).all())
+        return names
+
+    def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:
+        unsuccessful = [state.value for state in UNSUCCESSFUL_TYPES]
+        with self._connection() as connection:
+            resolved = self._resolve(connection, flow_run_id)
+            counts = connection.execute(
+                sa.select(task_runs.c.state_type, sa.func.count())
+                .where(task_runs.c.flow_run_id == resolved)
+                .group_by(task_runs.c.state_type)
+            ).all()  # fmt: skip
+            rows = connection.execute(
+                sa.select(task_runs)
+                .where(task_runs.c.flow_run_id == resolved)
+                .order_by(
+                    sa.case((task_runs.c.state_type.in_(unsuccessful), 0), else_=1),
+                    task_runs.c.created,
+                    task_runs.c.id,
+                )
+                .limit(limit)
+            ).mappings().all()  # fmt: skip
+            return TaskRunSummary(_counts(counts), _task_runs(connection, rows))
+
+    def read_task_graph(self, flow_run_id: str) -> list[TaskGraphNode]:
+        with self._connection() as connection:
+            resolved = self._resolve(connection, flow_run_id)
+            node = _graph_node(task_runs)
+            groups = connection.execute(
+                sa.select(
+                    node.label("node"),
+                    sa.func.min(task_runs.c.name),
+                    task_runs.c.task_name,
+                    task_runs.c.state_type,
+                    sa.func.count(),
+                    sa.func.min(task_runs.c.created),
+                    sa.func.min(task_runs.c.start_time),
+                    sa.func.max(task_runs.c.end_time),
+                )
+                .where(task_runs.c.flow_run_id == resolved)
+                .group_by(node, task_runs.c.task_name, task_runs.c.state_type)
+            ).all()  # fmt: skip
+            down, up = task_runs.alias("down"), task_runs.alias("up")
+            edges = connection.execute(
+                sa.select(_graph_node(down), _graph_node(up))
+                .distinct()
+                .select_from(
+                    upstream_edges.join(down, down.c.id == upstream_edges.c.task_run_id).join(
+                        up, up.c.id == upstream_edges.c.upstream_id
+                    )
+                )
+                .where(down.c.flow_run_id == resolved, up.c.flow_run_id == resolved)
+            ).all()  # fmt: skip
+        return _graph_nodes(groups, edges)
 
     def read_logs(self, flow_run_id: str, after: int | None) -> list[LogRecord]:
         with self._connection() as connection:
@@ -116,25 +195,94 @@ class SqlRunQueries(RunQueries):
             )
         return matches[0]
 
-    def _task_runs(self, connection: Any, flow_run_id: str) -> list[TaskRunRecord]:
-        their_ids = sa.select(task_runs.c.id).where(task_runs.c.flow_run_id == flow_run_id)
-        rows = connection.execute(
-            sa.select(task_runs)
-            .where(task_runs.c.flow_run_id == flow_run_id)
-            .order_by(task_runs.c.created, task_runs.c.id)
-        ).mappings().all()  # fmt: skip
-        states = _states(connection, their_ids)
-        upstream: dict[str, list[str]] = {}
-        for down, up in connection.execute(
-            sa.select(upstream_edges.c.task_run_id, upstream_edges.c.upstream_id).where(
-                upstream_edges.c.task_run_id.in_(their_ids)
-            )
-        ):
+
+def _page(
+    connection: Any,
+    query: Any,
+    table: Any,
+    listing: str,
+    limit: int,
+    after: str | None,
+    newest_first: bool,
+) -> Page[Any]:
+    """One page of ``query``'s rows of ``table``, by keyset on (created, id): rows after
+    the cursor ``after``, and the next page's cursor when more rows follow."""
+    created, run_id = table.c.created, table.c.id
+    if after is not None:
+        at, at_id = decode_cursor(after, listing)
+        beyond = (lambda c, v: c < v) if newest_first else (lambda c, v: c > v)
+        query = query.where(
+            sa.or_(beyond(created, at), sa.and_(created == at, beyond(run_id, at_id)))
+        )
+    order = (created.desc(), run_id.desc()) if newest_first else (created, run_id)
+    rows = connection.execute(query.order_by(*order).limit(limit + 1)).mappings().all()
+    if len(rows) <= limit:
+        return Page(list(rows))
+    last = rows[limit - 1]
+    return Page(list(rows[:limit]), encode_cursor(listing, last["created"], last["id"]))
+
+
+def _task_runs(connection: Any, rows: Any) -> list[TaskRunRecord]:
+    """Task run records for ``rows``, with their states and upstream runs."""
+    ids = [row["id"] for row in rows]
+    states = _states(connection, ids)
+    upstream: dict[str, list[str]] = {}
+    for down, up in connection.execute(
+        sa.select(upstream_edges.c.task_run_id, upstream_edges.c.upstream_id).where(
+            upstream_edges.c.task_run_id.in_(ids)
+        )
+    ):
+        upstream.setdefault(down, []).append(up)
+    return [
+        _task_run(row, states.get(row["id"], ()), tuple(upstream.get(row["id"], ())))
+        for row in rows
+    ]
+
+
+def _counts(rows: Any) -> dict[StateType | None, int]:
+    """(state_type, count) rows as counts by state type."""
+    return {StateType(state) if state else None: count for state, count in rows}
+
+
+def _graph_node(table: Any) -> Any:
+    """The graph node a task run belongs to: itself, or ``map:TASK`` for a mapped run."""
+    return sa.case(
+        (table.c.map_index.is_(None), table.c.id),
+        else_=sa.literal_column("'map:'", sa.String) + table.c.task_name,
+    )
+
+
+def _graph_nodes(groups: Any, edges: Any) -> list[TaskGraphNode]:
+    """Graph nodes from (node, name, task, state, count, created, start, end) groups and
+    (downstream, upstream) node edges, in creation order."""
+    upstream: dict[str, list[str]] = {}
+    for down, up in edges:
+        if down != up:
             upstream.setdefault(down, []).append(up)
-        return [
-            _task_run(row, states.get(row["id"], ()), tuple(upstream.get(row["id"], ())))
-            for row in rows
-        ]
+    merged: dict[str, dict[str, Any]] = {}
+    for node, name, task_name, state, count, created, start, end in groups:
+        entry = merged.setdefault(
+            node, {"name": name, "task": task_name, "counts": {}, "created": created,
+                   "start": start, "end": end},
+        )  # fmt: skip
+        entry["counts"][StateType(state) if state else None] = count
+        entry["created"] = min(entry["created"], created)
+        entry["start"] = min(filter(None, (entry["start"], start)), default=None)
+        entry["end"] = max(filter(None, (entry["end"], end)), default=None)
+    ordered = sorted(merged.items(), key=lambda item: (item[1]["created"], item[0]))
+    return [
+        TaskGraphNode(
+            id=node,
+            name=entry["task"] if node.startswith("map:") else entry["name"],
+            task_name=entry["task"],
+            mapped=node.startswith("map:"),
+            counts=entry["counts"],
+            upstream=tuple(sorted(upstream.get(node, ()))),
+            start_time=entry["start"],
+            end_time=entry["end"],
+        )
+        for node, entry in ordered
+    ]
 
 
 def _states(connection: Any, run_ids: Any) -> dict[str, tuple[StateRecord, ...]]:

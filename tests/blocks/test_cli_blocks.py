@@ -3,6 +3,8 @@ PLAIT_HOME: secrets are saved, masked and never printed."""
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -211,6 +213,39 @@ def test_inspect_masks_secrets_and_names_nested_blocks():
     assert "give SLUG/NAME" in no_slug.output
 
 
+def as_json(*args: str) -> Any:
+    result = plait(*args, "--output", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_json_output_lists_blocks_and_never_holds_a_secret():
+    saved_credentials()
+    CliMailer(credentials=CliCredentials(username="eve", token=OTHER_TOKEN)).save("inline")
+    CliMailer(credentials=CliCredentials.load("prod")).save("team")
+
+    inline = plait("block", "inspect", "cli-mailer/inline", "--output", "json")
+    assert OTHER_TOKEN not in inline.output
+    document = json.loads(inline.stdout)
+    assert (document["slug"], document["name"], document["version"]) == ("cli-mailer", "inline", 1)
+    assert document["fields"]["credentials"] == {"username": "eve", "token": MASK, "port": 443}
+    credentials = as_json("block", "inspect", "cli-credentials/prod")
+    assert credentials["fields"] == {"username": "ada", "token": MASK, "port": 443}
+    assert as_json("block", "inspect", "cli-mailer/team")["fields"]["credentials"] == (
+        "cli-credentials/prod"
+    )
+
+    listed = as_json("block", "ls", "--all")["blocks"]
+    named = [(entry["slug"], entry["name"]) for entry in listed if not entry["is_anonymous"]]
+    assert named == [("cli-credentials", "prod"), ("cli-mailer", "inline"), ("cli-mailer", "team")]
+    assert all(datetime.fromisoformat(entry["updated"]).tzinfo for entry in listed)
+    for args in (("block", "ls", "--all"), ("block", "history", "cli-credentials/prod")):
+        assert TOKEN not in plait(*args, "--output", "json").output
+    assert as_json("block", "history", "cli-credentials/prod")["versions"][0]["version"] == 1
+    slugs = [entry["slug"] for entry in as_json("block", "types")["block_types"]]
+    assert "cli-credentials" in slugs
+
+
 def test_history_lists_versions_and_the_fields_each_changed():
     saved_credentials()
     CliCredentials(username="ada", token=OTHER_TOKEN, port=8443).save("prod", overwrite=True)
@@ -318,3 +353,14 @@ def test_plugins_ls_lists_each_plugin_and_one_that_failed(monkeypatch):
     assert line_of(result.output, "broken").split()[1:] == [
         "plait-broken", "0.1.0", "-", "-", "-", "-", "failed", "to", "load:", "boom",
     ]  # fmt: skip
+
+
+def test_plugins_ls_and_config_show_print_json_for_scripts():
+    plugins = {entry["name"]: entry for entry in as_json("plugins", "ls")["plugins"]}
+    example = plugins["example"]
+    assert example["distribution"] == "plait-example"
+    assert example["block_types"] == ["example-credentials", "example-bucket"]
+    assert example["error"] is None
+    settings = as_json("config", "show")["settings"]
+    assert settings["home"] == {"value": str(load_settings().home), "source": "env PLAIT_HOME"}
+    assert settings["persist_runs"]["value"] is True

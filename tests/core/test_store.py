@@ -186,7 +186,7 @@ def test_reading_filters_and_limits_and_orders_newest_first(store):
     assert [r.flow_name for r in store.client.read_flow_runs(state=StateType.FAILED)] == ["bad"]
     with pytest.raises(ParameterError, match="Unknown state 'Exploded'"):
         store.client.read_flow_runs(state="Exploded")
-    with pytest.raises(ParameterError, match="limit must be at least 1"):
+    with pytest.raises(ParameterError, match="limit must be from 1 to 10,000; got 0"):
         store.client.read_flow_runs(limit=0)
 
 

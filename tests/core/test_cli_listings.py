@@ -1,0 +1,170 @@
+"""Listings that hold up on big runs and that scripts can use: pages with an opaque cursor,
+inspect's summary and collapsed graph, JSON output, and ids and names never cut. Run
+in-process on a real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+from typer.testing import CliRunner
+
+from plait import flow, task, unmapped
+from plait.cli import app
+
+runner = CliRunner()
+LONG_NAME = "a-flow-whose-name-is-far-too-long-for-eighty-columns-" + "x" * 40
+
+
+def plait(*args: str, columns: int = 220):
+    return runner.invoke(app, list(args), env={"COLUMNS": str(columns)})
+
+
+def as_json(*args: str) -> dict:
+    result = plait(*args, "--output", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@task
+def prepare() -> int:
+    return 100
+
+
+@task
+def square(x: int, offset: int) -> int:
+    if x in (3, 11):
+        raise ValueError(f"element {x} is bad")
+    return x * x + offset
+
+
+@task
+def count(values: list[int]) -> int:
+    return len(values)
+
+
+@flow
+def mapped(n: int) -> None:
+    offset = prepare.submit()
+    count.submit(square.map(range(n), offset=unmapped(offset))).wait()
+
+
+@flow(name=LONG_NAME)
+def long_named() -> None:
+    prepare()
+
+
+@pytest.fixture
+def big_run(store):
+    """A flow run of 16 task runs: prepare, 14 mapped squares (2 fail), a count (fails)."""
+    mapped(14)
+    (run,) = store.client.read_flow_runs()
+    return run
+
+
+def pages(*args: str, key: str) -> list[list[dict]]:
+    """Every page of a JSON listing, following its cursors."""
+    found, after = [], []
+    while True:
+        page = as_json(*args, *after)
+        found.append(page[key])
+        if page["next_cursor"] is None:
+            return found
+        after = ["--after", page["next_cursor"]]
+
+
+def test_task_run_ls_pages_through_every_run_once_in_creation_order(big_run, store):
+    by_page = pages("task-run", "ls", "--flow-run", big_run.id, "--limit", "5", key="task_runs")
+    assert [len(page) for page in by_page] == [5, 5, 5, 1]
+    listed = [entry["id"] for page in by_page for entry in page]
+    assert listed == [run.id for run in store.client.read_task_runs(big_run.id)]
+    failed = as_json("task-run", "ls", "--flow-run", big_run.id, "--state", "failed")
+    assert sorted(entry["name"] for entry in failed["task_runs"]) == [
+        "count-0", "square-11", "square-3",
+    ]  # fmt: skip
+    assert failed["next_cursor"] is None
+
+
+def test_a_table_page_says_on_stderr_how_to_get_the_next_one(big_run):
+    first = plait("task-run", "ls", "--flow-run", big_run.id, "--limit", "15")
+    assert first.exit_code == 0, first.output
+    assert first.stderr.startswith("More on the next page: plait task-run ls --flow-run ")
+    command = first.stderr.split(": ", 1)[1].split()
+    assert command[:6] == ["plait", "task-run", "ls", "--flow-run", big_run.id, "--limit"]
+    last = plait(*command[1:])
+    assert last.exit_code == 0, last.output
+    assert "count-0" in last.stdout
+    assert "square-0" not in last.stdout
+    assert last.stderr == ""
+
+
+def test_flow_run_ls_pages_newest_first_with_its_filters(store):
+    for _ in range(3):
+        long_named()
+    mapped(1)
+    newest_first = [run.id for run in store.client.read_flow_runs()]
+    by_page = pages("flow-run", "ls", "--limit", "2", key="flow_runs")
+    assert [entry["id"] for page in by_page for entry in page] == newest_first
+    of_flow = pages("flow-run", "ls", "--flow", LONG_NAME, "--limit", "2", key="flow_runs")
+    assert [len(page) for page in of_flow] == [2, 1]
+    entry = by_page[0][0]
+    assert set(entry) >= {"id", "name", "flow_name", "state", "created", "start_time",
+                          "end_time", "duration", "parameters", "tags"}  # fmt: skip
+    for field in ("created", "start_time", "end_time"):
+        assert datetime.fromisoformat(entry[field]).tzinfo is not None
+
+
+def test_inspect_counts_task_runs_by_state_and_lists_the_failed_ones_first(big_run):
+    result = plait("flow-run", "inspect", big_run.id)
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Task runs (16)" in out
+    assert "Completed 13" in out
+    assert "Failed 3" in out
+    rows = [line.split()[0] for line in out.splitlines() if line.strip().startswith(
+        ("square-", "count-", "prepare-"))]  # fmt: skip
+    assert sorted(rows[:3]) == ["count-0", "square-11", "square-3"]
+    assert len(rows) == 10
+    assert f"6 more task runs: plait task-run ls --flow-run {big_run.id}" in out
+
+    summary = as_json("flow-run", "inspect", big_run.id)
+    assert summary["flow_run"]["id"] == big_run.id
+    task_runs = summary["task_runs"]
+    assert task_runs["total"] == 16
+    assert task_runs["counts"] == {"Completed": 13, "Failed": 3}
+    assert task_runs["not_listed"] == 6
+    assert [entry["state"] for entry in task_runs["listed"][:3]] == ["Failed"] * 3
+
+
+def test_inspect_graph_collapses_a_map_into_one_line_with_counts(big_run):
+    result = plait("flow-run", "inspect", big_run.id, "--graph")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    (square_line,) = [line for line in lines if "square" in line]
+    assert ".map of 14" in square_line
+    assert "Completed 12" in square_line
+    assert "Failed 2" in square_line
+    assert not any("square-" in line for line in lines)
+
+    nodes = {node["id"]: node for node in as_json("flow-run", "inspect", big_run.id,
+                                                    "--graph")["nodes"]}  # fmt: skip
+    square_node = nodes["map:square"]
+    assert square_node["mapped"] is True
+    assert square_node["counts"] == {"Completed": 12, "Failed": 2}
+    (prepare_id,) = [node for node in nodes if nodes[node]["task_name"] == "prepare"]
+    assert square_node["upstream"] == [prepare_id]
+    (count_node,) = [node for node in nodes.values() if node["task_name"] == "count"]
+    assert count_node["upstream"] == ["map:square"]
+
+
+def test_ids_and_names_are_never_cut_however_narrow_the_output(store):
+    long_named()
+    (run,) = store.client.read_flow_runs()
+    for args in (("flow-run", "ls"), ("flow-run", "inspect", run.id)):
+        result = plait(*args, columns=60)
+        assert result.exit_code == 0, result.output
+        assert run.id in result.stdout
+        assert LONG_NAME in result.stdout
+    task_runs = plait("task-run", "ls", "--flow-run", run.id, columns=40)
+    assert store.client.read_task_runs(run.id)[0].id in task_runs.stdout
