@@ -95,6 +95,13 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
         ("db", "upgrade"): [["extra"]],
         ("db", "reset"): [["--bogus"], ["--yes", "extra"]],
         ("db", "replay"): [["extra"]],
+        ("server", "start"): [
+            ["--port", "-1"],
+            ["--port", "70000"],
+            ["--port", "many"],
+            ["--host", "0.0.0.0"],  # no API keys: only this machine
+            ["extra"],
+        ],
         ("config", "show"): [["--output", "yaml"], ["extra"]],
         ("plugins", "ls"): [["--output", "yaml"], ["extra"]],
         ("block", "types"): [["--output", "yaml"]],

@@ -14,15 +14,24 @@ def test_health_names_the_store_it_serves(api, store):
     assert answer.json()["store"] == store.client.describe()
 
 
+def _items(api, path: str, **params: str) -> list[dict]:
+    return api.http.get(path, params=params).json()["items"]
+
+
 def test_flow_runs_are_listed_filtered_and_read_like_the_client_reads_them(api, api_runs):
-    listed = api.http.get("/flow_runs").json()
+    listed = _items(api, "/flow_runs")
     assert [r["flow_name"] for r in listed] == ["broken", "etl"]  # newest first
-    failed = api.http.get("/flow_runs", params={"state": "Failed"}).json()
-    assert [r["id"] for r in failed] == [api_runs["broken"].id]
-    assert [r["id"] for r in api.http.get("/flow_runs", params={"flow": "etl"}).json()] == [
-        api_runs["etl"].id
-    ]
-    assert len(api.http.get("/flow_runs", params={"limit": 1}).json()) == 1
+    assert [r["id"] for r in _items(api, "/flow_runs", state="Failed")] == [api_runs["broken"].id]
+    assert [r["id"] for r in _items(api, "/flow_runs", flow="etl")] == [api_runs["etl"].id]
+
+    first = api.http.get("/flow_runs", params={"limit": 1}).json()
+    assert [r["id"] for r in first["items"]] == [api_runs["broken"].id]
+    after = {"limit": 1, "after": first["next_cursor"]}
+    second = api.http.get("/flow_runs", params=after).json()
+    assert ([r["id"] for r in second["items"]], second["next_cursor"]) == (
+        [api_runs["etl"].id],
+        None,
+    )
 
     one = api.http.get(f"/flow_runs/{api_runs['broken'].id[:13]}").json()  # a unique prefix
     assert one["id"] == api_runs["broken"].id
@@ -32,7 +41,7 @@ def test_flow_runs_are_listed_filtered_and_read_like_the_client_reads_them(api, 
 
 def test_task_runs_graph_and_logs_of_a_flow_run(api, api_runs):
     etl_id = api_runs["etl"].id
-    task_runs = api.http.get(f"/flow_runs/{etl_id}/task_runs").json()
+    task_runs = _items(api, f"/flow_runs/{etl_id}/task_runs")
     assert [t["task_name"] for t in task_runs] == ["extract", "load"]
     graph = api.http.get(f"/flow_runs/{etl_id}/graph").json()
     by_name = {t["task_name"]: t for t in graph["task_runs"]}
@@ -49,8 +58,10 @@ def test_task_runs_graph_and_logs_of_a_flow_run(api, api_runs):
     [
         ("/flow_runs", {"limit": "0"}, 422, "limit"),
         ("/flow_runs", {"limit": "many"}, 422, "limit"),
-        ("/flow_runs", {"limit": "5000"}, 422, "limit"),
+        ("/flow_runs", {"limit": "10001"}, 422, "limit"),
         ("/flow_runs", {"state": "Sleeping"}, 422, "state"),
+        ("/flow_runs", {"after": "garbage"}, 422, None),
+        ("/flow_runs/{id}/task_runs", {"limit": "0"}, 422, "limit"),
         ("/flow_runs/0000dead", {}, 404, None),
         ("/flow_runs/0000dead/logs", {}, 404, None),
         ("/flow_runs/{id}/logs", {"after": "-1"}, 422, "after"),

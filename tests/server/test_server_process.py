@@ -26,7 +26,7 @@ def reported(n: int) -> int:
 
 def test_the_server_migrates_serves_and_stops_cleanly_on_sigterm(server_process, store_url):
     url = server_process.start()  # on a store no process has opened yet: migrated on start
-    assert httpx.get(f"{url}/flow_runs").json() == []
+    assert httpx.get(f"{url}/flow_runs").json() == {"items": [], "next_cursor": None}
     stopped = server_process.stop(signal.SIGTERM)
     assert stopped.returncode == 0, stopped.stderr
     assert stopped.stdout.count("\n") == 0, "one line, printed when it started"
@@ -37,16 +37,16 @@ def test_a_killed_server_serves_every_recorded_run_when_started_again(server_pro
     reported(3)
     store.writer.flush()
     url = server_process.start()
-    [run] = httpx.get(f"{url}/flow_runs").json()
+    [run] = httpx.get(f"{url}/flow_runs").json()["items"]
     server_process.stop(signal.SIGKILL)
 
     reported(2)
     store.writer.flush()
     url = server_process.start()
-    runs = httpx.get(f"{url}/flow_runs").json()
+    runs = httpx.get(f"{url}/flow_runs").json()["items"]
     assert [r["state"] for r in runs] == ["Completed", "Completed"]
     assert runs[1]["id"] == run["id"]
-    assert len(httpx.get(f"{url}/flow_runs/{run['id']}/task_runs").json()) == 3
+    assert len(httpx.get(f"{url}/flow_runs/{run['id']}/task_runs").json()["items"]) == 3
 
 
 def _plait(*args: str) -> subprocess.CompletedProcess:

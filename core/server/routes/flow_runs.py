@@ -7,8 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from plait.client import Client
-from plait.runs import FlowRunRecord, LogRecord, TaskGraph, TaskRunRecord
+from plait.backend.runs import MAX_PAGE
+from plait.client import DEFAULT_PAGE, Client
+from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraph, TaskRunRecord
 from plait.states import StateType
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
@@ -30,15 +31,22 @@ RunId = Annotated[
 ]
 
 
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="At most this many")]
+After = Annotated[
+    str | None, Query(max_length=1000, description="The next_cursor of the page before")
+]
+
+
 @router.get("")
 def read_flow_runs(
     reader: Reader,
     flow: Annotated[str | None, Query(max_length=255, description="Only this flow's runs")] = None,
     state: Annotated[StateType | None, Query(description="Only runs in this state")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000, description="At most this many")] = 100,
-) -> list[FlowRunRecord]:
-    """Flow runs, newest first."""
-    return reader.read_flow_runs(flow_name=flow, state=state, limit=limit)
+    limit: Limit = DEFAULT_PAGE,
+    after: After = None,
+) -> Page[FlowRunRecord]:
+    """A page of flow runs, newest first."""
+    return reader.list_flow_runs(flow_name=flow, state=state, limit=limit, after=after)
 
 
 @router.get("/{flow_run_id}")
@@ -48,9 +56,15 @@ def read_flow_run(reader: Reader, flow_run_id: RunId) -> FlowRunRecord:
 
 
 @router.get("/{flow_run_id}/task_runs")
-def read_task_runs(reader: Reader, flow_run_id: RunId) -> list[TaskRunRecord]:
-    """A flow run's task runs in creation order, with their states and upstream runs."""
-    return reader.read_task_runs(reader.read_flow_run(flow_run_id).id)
+def read_task_runs(
+    reader: Reader,
+    flow_run_id: RunId,
+    state: Annotated[StateType | None, Query(description="Only runs in this state")] = None,
+    limit: Limit = DEFAULT_PAGE,
+    after: After = None,
+) -> Page[TaskRunRecord]:
+    """A page of a flow run's task runs in creation order, with their states and upstreams."""
+    return reader.list_task_runs(flow_run_id, state=state, limit=limit, after=after)
 
 
 @router.get("/{flow_run_id}/graph")
