@@ -3,25 +3,24 @@ then defaults.
 
 Settings are read when they are needed (the first run, opening the store, the CLI), never at
 ``import plait``. ``PLAIT_HOME`` itself comes only from the environment, because it says
-where the config file is.
+where the config file is. Both sources are read here (a variable's name matches whatever
+its case) and pydantic checks and converts what they give. The defaults need no checking,
+so a process that sets nothing but ``PLAIT_HOME`` does not import pydantic: that import
+alone costs a one-task flow's process more than its run.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import os
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import Field, PositiveFloat, PositiveInt, SecretStr, ValidationError, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-    TomlConfigSettingsSource,
-)
+from typing import TYPE_CHECKING, Any, Literal
 
 from plait.exceptions import ConfigError
+
+if TYPE_CHECKING:  # the field types that pydantic provides (resolved in _validated)
+    from pydantic import PositiveFloat, PositiveInt, SecretStr, TypeAdapter, ValidationError
 
 ENV_PREFIX = "PLAIT_"
 DEFAULT_HOME = "~/.plait"
@@ -36,69 +35,72 @@ def config_file() -> Path:
     return home_dir() / "config.toml"
 
 
-class Settings(BaseSettings):
+def about(description: str) -> dict[str, str]:
+    """A setting's field metadata: what it is for."""
+    return {"description": description}
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
     """Every setting, with its default. Each is ``PLAIT_<NAME>`` in the environment and
     ``<name> = ...`` in ``config.toml``."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
-
-    home: Path = Field(
-        default=Path(DEFAULT_HOME), description="Where Plait keeps its database and files."
+    home: Path = dataclasses.field(
+        default=Path(DEFAULT_HOME), metadata=about("Where Plait keeps its database and files.")
     )
-    database_url: SecretStr | None = Field(
+    database_url: SecretStr | None = dataclasses.field(
         default=None,
-        description="SQLAlchemy URL of the run store; unset means SQLite at $PLAIT_HOME/plait.db.",
+        metadata=about(
+            "SQLAlchemy URL of the run store; unset means SQLite at $PLAIT_HOME/plait.db."
+        ),
     )
-    persist_runs: bool = Field(
-        default=True, description="Record runs in the store (false: keep them in memory only)."
+    persist_runs: bool = dataclasses.field(
+        default=True, metadata=about("Record runs in the store (false: keep them in memory only).")
     )
-    logging_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
-        default="INFO", description="Level of run loggers, on the console and in the store."
+    logging_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = dataclasses.field(
+        default="INFO", metadata=about("Level of run loggers, on the console and in the store.")
     )
-    writer_interval_seconds: PositiveFloat = Field(
-        default=0.5, description="How often the background writer saves recorded events."
+    writer_interval_seconds: PositiveFloat = dataclasses.field(
+        default=0.5, metadata=about("How often the background writer saves recorded events.")
     )
-    writer_batch_size: PositiveInt = Field(
-        default=5000, description="Most events saved in one transaction."
+    writer_batch_size: PositiveInt = dataclasses.field(
+        default=5000, metadata=about("Most events saved in one transaction.")
     )
-    writer_queue_limit: PositiveInt = Field(
+    writer_queue_limit: PositiveInt = dataclasses.field(
         default=200_000,
-        description="Most events waiting in memory for the store; past it they wait in the "
-        "spool ($PLAIT_HOME/spool).",
+        metadata=about(
+            "Most events waiting in memory for the store; past it they wait in the "
+            "spool ($PLAIT_HOME/spool)."
+        ),
     )
-    heartbeat_interval_seconds: PositiveFloat = Field(
-        default=10, description="How often a process marks its running flow runs as alive."
+    heartbeat_interval_seconds: PositiveFloat = dataclasses.field(
+        default=10, metadata=about("How often a process marks its running flow runs as alive.")
     )
-    heartbeat_timeout_seconds: PositiveFloat = Field(
+    heartbeat_timeout_seconds: PositiveFloat = dataclasses.field(
         default=90,
-        description="A running flow run on another host with no heartbeat for this long is "
-        "marked Crashed.",
+        metadata=about(
+            "A running flow run on another host with no heartbeat for this long is marked Crashed."
+        ),
     )
-    run_retention_days: PositiveInt | None = Field(
+    run_retention_days: PositiveInt | None = dataclasses.field(
         default=None,
-        description="Delete finished flow runs older than this many days (unset: keep all).",
+        metadata=about("Delete finished flow runs older than this many days (unset: keep all)."),
     )
 
-    results_persist_by_default: bool = Field(
+    results_persist_by_default: bool = dataclasses.field(
         default=False,
-        description="Persist every flow's and task's result unless it sets persist_result.",
+        metadata=about("Persist every flow's and task's result unless it sets persist_result."),
     )
-    encryption_key: SecretStr | None = Field(
+    encryption_key: SecretStr | None = dataclasses.field(
         default=None,
-        description="Key(s) that encrypt saved block secrets, comma-separated, current first; "
-        "unset means the key file $PLAIT_HOME/encryption.key.",
+        metadata=about(
+            "Key(s) that encrypt saved block secrets, comma-separated, current first; "
+            "unset means the key file $PLAIT_HOME/encryption.key."
+        ),
     )
 
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if isinstance(data, dict) and isinstance(data.get("logging_level"), str):
-            data = {**data, "logging_level": data["logging_level"].upper()}
-        return data
-
-    @model_validator(mode="after")
-    def _check(self) -> Settings:
-        home = self.home.expanduser()
+    def __post_init__(self) -> None:
+        home = Path(self.home).expanduser()
         if not home.is_absolute():
             raise ValueError(
                 f"home (PLAIT_HOME) must be an absolute path or start with ~; got '{self.home}', "
@@ -115,7 +117,6 @@ class Settings(BaseSettings):
                 "heartbeat_timeout_seconds must be longer than heartbeat_interval_seconds "
                 f"(got {self.heartbeat_timeout_seconds:g} <= {self.heartbeat_interval_seconds:g})"
             )
-        return self
 
     @property
     def database_path(self) -> Path:
@@ -128,51 +129,89 @@ class Settings(BaseSettings):
             return self.database_url.get_secret_value()
         return f"sqlite:///{self.database_path}"
 
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return init_settings, env_settings, _ConfigFile(settings_cls, config_file())
 
-
-class _ConfigFile(TomlConfigSettingsSource):
-    """``config.toml``, which may set anything but ``home`` (it lives in home)."""
-
-    def __call__(self) -> dict[str, Any]:
-        values = super().__call__()
-        if "home" in values:
-            raise ConfigError(
-                f"{config_file()}: 'home' cannot be set in the config file, which lives in it; "
-                "set the PLAIT_HOME environment variable instead."
-            )
-        return values
+SETTINGS = tuple(field.name for field in dataclasses.fields(Settings))
+SECRET_SETTINGS = frozenset(
+    field.name for field in dataclasses.fields(Settings) if "SecretStr" in str(field.type)
+)
 
 
 def load_settings() -> Settings:
     """The effective settings; a bad value raises ``ConfigError`` naming the setting, where
     it came from, and what is wrong."""
+    given = {**_from_config_file(), **_from_environment()}
     try:
-        return Settings()
+        if given.keys() <= {"home"}:  # the defaults are valid: nothing to convert
+            return Settings(**given)
+        return _validated(given)
+    except ValueError as exc:  # a check across settings, made by Settings itself
+        raise ConfigError(f"Invalid Plait settings:\n  {exc}") from None
+
+
+def _validated(given: dict[str, Any]) -> Settings:
+    """Settings from values given as text (the environment) or TOML, checked and converted
+    by pydantic."""
+    from pydantic import ValidationError
+
+    if isinstance(given.get("logging_level"), str):
+        given = {**given, "logging_level": given["logging_level"].upper()}
+    try:
+        return _adapter().validate_python(given)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
-    except ConfigError:
-        raise
-    except ValueError as exc:  # an unreadable config.toml
-        raise ConfigError(f"{config_file()} could not be read: {exc}") from None
+
+
+@functools.cache
+def _adapter() -> TypeAdapter[Settings]:
+    """Pydantic's validator of ``Settings``. It resolves the field types that pydantic
+    provides from this function's names."""
+    from pydantic import PositiveFloat, PositiveInt, SecretStr, TypeAdapter  # noqa: F401
+
+    return TypeAdapter(Settings)
+
+
+def _from_environment() -> dict[str, str]:
+    """The settings given as ``PLAIT_<NAME>`` environment variables."""
+    values = {}
+    for key, value in os.environ.items():
+        name = key.upper().removeprefix(ENV_PREFIX).lower()
+        if key.upper().startswith(ENV_PREFIX) and name in SETTINGS:
+            values[name] = value
+    return values
+
+
+def _from_config_file() -> dict[str, Any]:
+    """The settings in ``config.toml``, which may set anything but ``home`` (it lives in
+    home)."""
+    path = config_file()
+    try:
+        with path.open("rb") as file:
+            import tomllib
+
+            values = tomllib.load(file)
+    except (FileNotFoundError, NotADirectoryError):  # none, or home is not a folder (checked)
+        return {}
+    except (OSError, ValueError) as exc:  # unreadable, or not TOML
+        raise ConfigError(f"{path} could not be read: {exc}") from None
+    if "home" in values:
+        raise ConfigError(
+            f"{path}: 'home' cannot be set in the config file, which lives in it; set the "
+            "PLAIT_HOME environment variable instead."
+        )
+    if unknown := [name for name in values if name not in SETTINGS]:
+        raise ConfigError(
+            f"Invalid Plait settings:\n  {', '.join(unknown)} (in {path}): not a Plait "
+            f"setting; known: {', '.join(SETTINGS)}"
+        )
+    return values
 
 
 def setting_sources() -> dict[str, str]:
     """Where each setting's effective value comes from: an environment variable, the config
     file, or the default."""
-    from_env = EnvSettingsSource(Settings, env_prefix=ENV_PREFIX)()
-    from_file = _ConfigFile(Settings, config_file())()
+    from_env, from_file = _from_environment(), _from_config_file()
     sources = {}
-    for name in Settings.model_fields:
+    for name in SETTINGS:
         if name in from_env:
             sources[name] = f"env {ENV_PREFIX}{name.upper()}"
         elif name in from_file:
@@ -187,16 +226,11 @@ def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         name = str(error["loc"][0]) if error["loc"] else "settings"
-        if error["type"] == "extra_forbidden":
-            known = ", ".join(Settings.model_fields)
-            problems.append(f"{name} (in {config_file()}): not a Plait setting; known: {known}")
-            continue
-        if name not in Settings.model_fields:  # a check across settings
+        if name not in SETTINGS:  # a check across settings
             problems.append(error["msg"].removeprefix("Value error, "))
             continue
         where = sources[name]
         origin = "" if where == "default" else f" (from {where})"
-        secret = "Secret" in str(Settings.model_fields[name].annotation)
-        given = "" if secret else f", got {error['input']!r}"
+        given = "" if name in SECRET_SETTINGS else f", got {error['input']!r}"
         problems.append(f"{name}{origin}: {error['msg']}{given}")
     return "Invalid Plait settings:\n  " + "\n  ".join(problems)

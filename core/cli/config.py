@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from plait.cli.render import Output, OutputOption, print_json, print_table
-from plait.settings import Settings, load_settings, setting_sources
+from plait.settings import SETTINGS, Settings, load_settings, setting_sources
 
 app = typer.Typer(help="Plait's settings.", no_args_is_help=True)
 
@@ -24,13 +24,13 @@ def show(output: OutputOption = Output.TABLE) -> None:
             {
                 "settings": {
                     name: {"value": _value(settings, name), "source": sources[name]}
-                    for name in Settings.model_fields
+                    for name in SETTINGS
                 }
             }
         )
         return
     table = Table("Setting", "Value", "Source", box=None)
-    for name in Settings.model_fields:
+    for name in SETTINGS:
         table.add_row(name, _shown(settings, name), sources[name])
     print_table(table, whole=("Setting", "Value"))
 

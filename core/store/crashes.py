@@ -9,27 +9,54 @@ whenever the store is read through the client and on every heartbeat of a writer
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from typing import TYPE_CHECKING, Any
 
 from plait.store.database import Database
-from plait.store.types import UTCDateTime
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 ACTIVE_STATES = ("Pending", "Running", "Retrying")
 logger = logging.getLogger("plait.store")
 
-_SWEPT = sa.table(  # what a sweep reads of flow_runs, without the ORM models' import
-    "flow_runs", sa.column("id"), sa.column("name"), sa.column("state_type"),
-    sa.column("on_crashed", sa.JSON()), sa.column("hostname"), sa.column("pid"),
-    sa.column("process_started"), sa.column("heartbeat", UTCDateTime()),
-)  # fmt: skip
+_CANDIDATES = (  # read on every heartbeat, with the driver's SQL (no SQLAlchemy to import)
+    "SELECT id, name, state_type, on_crashed, hostname, pid, process_started, heartbeat "
+    f"FROM flow_runs WHERE state_type IN ({', '.join(map(repr, ACTIVE_STATES))}) "
+    "AND pid IS NOT NULL"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    """An unfinished flow run whose process may be gone."""
+
+    id: str
+    name: str
+    state_type: str
+    on_crashed: list[str] | None
+    hostname: str
+    pid: int
+    process_started: int | None
+    heartbeat: datetime | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> _Candidate:
+        """A row as the driver returns it: on SQLite, JSON is text and a time is seconds
+        since the epoch (see ``plait.store.types.UTCDateTime``)."""
+        run_id, name, state_type, on_crashed, hostname, pid, started, beat = row
+        if isinstance(on_crashed, str):
+            on_crashed = json.loads(on_crashed)
+        if isinstance(beat, int | float):
+            beat = datetime.fromtimestamp(beat, UTC)
+        elif beat is not None:
+            beat = beat.astimezone(UTC)
+        return cls(run_id, name, state_type, on_crashed, hostname, pid, started, beat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +109,9 @@ def _pid_exists(pid: int) -> bool:
 
 def sweep(database: Database, me: ProcessIdentity, heartbeat_timeout: float) -> list[str]:
     """Mark every flow run whose process is gone as Crashed; returns their ids."""
-    query = sa.select(_SWEPT).where(
-        _SWEPT.c.state_type.in_(ACTIVE_STATES), _SWEPT.c.pid.is_not(None)
-    )
-    with database.reading() as connection:
-        candidates = connection.execute(query).all()
+    with database.raw_reading() as cursor:
+        cursor.execute(_CANDIDATES)
+        candidates = [_Candidate.from_row(row) for row in cursor.fetchall()]
     now = datetime.now(UTC)
     dead = []
     for row in candidates:
@@ -99,7 +124,7 @@ def sweep(database: Database, me: ProcessIdentity, heartbeat_timeout: float) -> 
         return [row.id for row, reason in dead if _mark_crashed(connection, row, reason, now)]
 
 
-def _why_gone(row: Any, me: ProcessIdentity, now: datetime, timeout: float) -> str | None:
+def _why_gone(row: _Candidate, me: ProcessIdentity, now: datetime, timeout: float) -> str | None:
     owner = ProcessIdentity(row.hostname, row.pid, row.process_started)
     where = f"pid {row.pid} on {row.hostname}"
     if owner.hostname == me.hostname:
@@ -112,7 +137,9 @@ def _why_gone(row: Any, me: ProcessIdentity, now: datetime, timeout: float) -> s
     return f"its process ({where}) sent no heartbeat for over {timeout:g}s (last: {last})"
 
 
-def _mark_crashed(connection: Connection, row: Any, reason: str, now: datetime) -> bool:
+def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: datetime) -> bool:
+    import sqlalchemy as sa
+
     from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow
 
     flow_runs, task_runs = FlowRunRow.__table__, TaskRunRow.__table__

@@ -10,9 +10,10 @@ the events behind it (values are made storable first: ``plait.store.values``). T
 thread renews the heartbeat of this process's running flow runs and marks the flow runs of
 dead processes as Crashed.
 
-Rows are written with plain SQL and values already in the driver's format (``executemany``
-through ``exec_driver_sql``), skipping SQLAlchemy's per-value type processing: a task run is
-four to five rows, so that processing would cost more than the database itself.
+Rows are written with plain SQL and values already in the driver's format, by
+``executemany`` on a DB-API cursor (``Database.raw_writing``): a task run is four to five
+rows, so SQLAlchemy's per-value processing would cost more than the database itself, and on
+the embedded store a process that only records runs never imports SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -27,9 +28,6 @@ import time
 from collections import deque
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DataError, IntegrityError
 
 from plait.exceptions import StoreError
 from plait.journal import Event, Recorder, RunCreated, RunResumed, StateChanged
@@ -179,9 +177,7 @@ class _Batch:
         elif final:
             row[END] = timestamp
 
-    def write(
-        self, connection: Connection, statements: dict[str, str], known: set[str]
-    ) -> set[str]:
+    def write(self, cursor: Any, statements: dict[str, str], known: set[str]) -> set[str]:
         """Write the batch's rows; returns the flows it added (``known`` are already in)."""
         new_flows = self.flows - known
         tables: list[tuple[str, list[Any]]] = [
@@ -194,10 +190,10 @@ class _Batch:
         ]
         for table, rows in tables:
             if rows:
-                connection.exec_driver_sql(statements[table], rows)
+                cursor.executemany(statements[table], rows)
         if self.resumed_flow_runs:
             process = self.process
-            connection.exec_driver_sql(
+            cursor.executemany(
                 statements["resume flow_runs"],
                 [(process.hostname, process.pid, process.started, self.now, run_id)
                  for run_id in self.resumed_flow_runs],
@@ -208,15 +204,8 @@ class _Batch:
                     (u[STATE], u[MESSAGE], u[START], u[END], u[RUNS], u[RESULT], u[0])
                     for u in self.updates[kind].values()
                 ]
-                connection.exec_driver_sql(statements[f"update {table}"], parameters)
+                cursor.executemany(statements[f"update {table}"], parameters)
         return new_flows
-
-
-def _rejects_content(exc: BaseException) -> bool:
-    """Whether the database refused what a batch holds (a value it cannot store or convert,
-    a broken constraint) rather than failing to write at all (unreachable, locked, disk
-    full, a missing table): only the first is isolated; the rest is retried as it is."""
-    return isinstance(exc, DataError | IntegrityError | ValueError | TypeError)
 
 
 def _run_of(event: Event) -> str:
@@ -416,41 +405,50 @@ class StoreRecorder(Recorder):
         assert self.database is not None
         process = crashes.ProcessIdentity(**segment.header["process"])
         try:
-            with self.database.writing() as connection:
-                if not self._mark_replayed(connection, segment.id):
+            with self.database.raw_writing() as cursor:
+                if not self._mark_replayed(cursor, segment.id):
                     segment.discard()
                     return None
                 new_flows: set[str] = set()
                 for events in segment.events(self._batch_size):
                     batch = self._batch(events, process)
-                    new_flows |= batch.write(connection, self._statements, self._known_flows)
+                    new_flows |= batch.write(cursor, self._statements, self._known_flows)
                     self.replayed.add(len(events))
                     self._note_written(batch, process)
             self._known_flows |= new_flows
         except Exception as exc:
-            if not _rejects_content(exc):
+            if not self._rejects_content(exc):
                 return exc
             for events in segment.events(self._batch_size):  # find the event it rejects
                 failure = self._write_isolating(events, process)
                 if failure is not None:
                     return failure[1]
                 self.replayed.add(len(events))
-            with self.database.writing() as connection:
-                self._mark_replayed(connection, segment.id)
+            with self.database.raw_writing() as cursor:
+                self._mark_replayed(cursor, segment.id)
         self.replayed.segments += 1
         segment.discard()
         return None
 
-    def _mark_replayed(self, connection: Connection, segment_id: str) -> bool:
+    def _mark_replayed(self, cursor: Any, segment_id: str) -> bool:
         """Note in the store that a spool segment is saved; False if it already was."""
-        saved = connection.exec_driver_sql(self._statements["segment saved"], (segment_id,))
-        if saved.first() is not None:
+        cursor.execute(self._statements["segment saved"], (segment_id,))
+        if cursor.fetchone() is not None:
             return False
         now = datetime.now(UTC)
         assert self.database is not None
         replayed = _sqlite_time(now) if self.database.is_sqlite else now
-        connection.exec_driver_sql(self._statements["save segment"], (segment_id, replayed))
+        cursor.execute(self._statements["save segment"], (segment_id, replayed))
         return True
+
+    def _rejects_content(self, exc: BaseException) -> bool:
+        """Whether the database refused what a batch holds (a value it cannot store or
+        convert, a broken constraint) rather than failing to write at all (unreachable,
+        locked, disk full, a missing table): only the first is isolated; the rest is
+        retried as it is."""
+        assert self.database is not None
+        dbapi = self.database.dbapi
+        return isinstance(exc, dbapi.DataError | dbapi.IntegrityError | ValueError | TypeError)
 
     # Writing.
 
@@ -568,7 +566,7 @@ class StoreRecorder(Recorder):
             try:
                 self._write(part, process)
             except Exception as exc:
-                if not _rejects_content(exc):
+                if not self._rejects_content(exc):
                     return [e for p in (part, *parts) for e in p], exc
                 if len(part) > 1:
                     middle = len(part) // 2
@@ -589,7 +587,7 @@ class StoreRecorder(Recorder):
         try:
             self._write([reduced(event, reason)], process)
         except Exception as exc:
-            if not _rejects_content(exc):
+            if not self._rejects_content(exc):
                 return exc
             path = self._spool.set_aside(event, reason)
             logger.warning(
@@ -613,8 +611,8 @@ class StoreRecorder(Recorder):
     def _write(self, events: list[Event], process: crashes.ProcessIdentity) -> None:
         batch = self._batch(events, process)
         assert self.database is not None
-        with self.database.writing() as connection:
-            new_flows = batch.write(connection, self._statements, self._known_flows)
+        with self.database.raw_writing() as cursor:
+            new_flows = batch.write(cursor, self._statements, self._known_flows)
         self._known_flows |= new_flows  # only once committed
         self._note_written(batch, process)
 
@@ -655,10 +653,8 @@ class StoreRecorder(Recorder):
         if active:
             now = datetime.now(UTC)
             beat = _sqlite_time(now) if self.database.is_sqlite else now
-            with self.database.writing() as connection:
-                connection.exec_driver_sql(
-                    self._statements["heartbeat"], [(beat, run) for run in active]
-                )
+            with self.database.raw_writing() as cursor:
+                cursor.executemany(self._statements["heartbeat"], [(beat, run) for run in active])
         crashes.sweep(self.database, self.process, self.settings.heartbeat_timeout_seconds)
 
     def apply_retention(self) -> int:
