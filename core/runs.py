@@ -98,6 +98,7 @@ class TaskRunRecord(RunRecord):
     flow_run_id: str | None
     map_index: int | None
     upstream: tuple[str, ...] = ()
+    map_id: str | None = None  # the .map call it is part of (None if recorded before 0005)
 
 
 @dataclass(slots=True, frozen=True)
@@ -159,7 +160,8 @@ class TaskRunSummary:
 @dataclass(slots=True, frozen=True)
 class TaskGraphNode:
     """A node of a flow run's collapsed task graph: one task run, or every run of one
-    mapped task (``mapped``; its id is ``map:TASK_NAME``). ``upstream`` holds node ids."""
+    ``.map`` call (``mapped``; its id is ``map:`` and the call's id). ``upstream`` holds
+    node ids."""
 
     id: str
     name: str

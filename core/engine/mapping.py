@@ -12,6 +12,7 @@ from plait.exceptions import (
     UpstreamFailedError,
 )
 from plait.futures import PlaitFuture, PlaitFutureList
+from plait.runs import new_id
 
 if TYPE_CHECKING:
     from plait.tasks import Task
@@ -64,11 +65,12 @@ def map_task(task: Task, args: tuple, kwargs: dict, wait_for: Any = None) -> Pla
             "the same length, or wrap arguments to pass whole in plait.unmapped(...)."
         )
     futures = PlaitFutureList()
+    map_id = new_id()  # the runs of this call are one node of the task graph
     for index in range(next(iter(lengths.values()))):
         for name, values in mapped.items():
             arguments[name] = values[index]
         call = inspect.BoundArguments(task.signature, dict(arguments))
-        futures.append(submit_task(task, call.args, call.kwargs, wait_for, map_index=index))
+        futures.append(submit_task(task, call.args, call.kwargs, wait_for, (map_id, index)))
     return futures
 
 

@@ -15,6 +15,8 @@ from plait.journal import RunCreated, RunKind, RunResumed, StateChanged
 from plait.runs import new_id
 from plait.states import State, StateType
 
+MapSlot = tuple[str, int]  # a mapped task run's place: the id of its .map call, its index
+
 _ADJECTIVES = (
     "amber azure bold brave brisk calm clever cobalt coral crimson daring eager fearless "
     "gentle golden hardy jolly keen lively lucid mellow nimble noble olive pale plucky "
@@ -172,11 +174,12 @@ class TaskRun(Run):
         parent_task_run_id: str | None = None,
         upstream: tuple[str, ...] = (),
         tags: tuple[str, ...] = (),
-        map_index: int | None = None,
+        mapped: MapSlot | None = None,
     ) -> TaskRun:
+        map_id, map_index = mapped or (None, None)
         run = cls(
             new_id(), name, flow_run_id, parent_task_run_id, tags, state, 0,
             task_name, upstream, map_index,
         )  # fmt: skip
-        run._journal_creation(task_name, upstream=upstream, map_index=map_index)
+        run._journal_creation(task_name, upstream=upstream, map_index=map_index, map_id=map_id)
         return run

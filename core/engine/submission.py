@@ -28,7 +28,7 @@ from plait.engine.lifecycle import (
     retry_after_crash,
 )
 from plait.engine.persistence import Plan, plan_task
-from plait.engine.runs import TaskRun
+from plait.engine.runs import MapSlot, TaskRun
 from plait.exceptions import (
     CancelledRunError,
     CrashedRunError,
@@ -63,9 +63,10 @@ def _check_wait_for(wait_for: Any, task: Task) -> Upstream:
 
 
 def submit_task(
-    task: Task, args: tuple, kwargs: dict, wait_for: Any = None, map_index: int | None = None
+    task: Task, args: tuple, kwargs: dict, wait_for: Any = None, mapped: MapSlot | None = None
 ) -> PlaitFuture:
-    """``task.submit(...)``: create the run now, run it once its upstream has finished."""
+    """``task.submit(...)``: create the run now, run it once its upstream has finished
+    (``mapped``: its place in a ``.map`` call)."""
     flow_context = flow_run_var.get()
     if flow_context is None:
         raise MissingContextError(
@@ -74,7 +75,7 @@ def submit_task(
         )
     bound = task.bind(args, kwargs)
     upstream = upstream_of(args, kwargs) + _check_wait_for(wait_for, task)
-    future = PlaitFuture(create_task_run(task, bound, upstream, map_index))
+    future = PlaitFuture(create_task_run(task, bound, upstream, mapped))
     flow_context.futures.append(future)
     start = partial(
         _start,

@@ -27,7 +27,7 @@ from plait.engine.lifecycle import (
     lifecycle,
 )
 from plait.engine.persistence import Persist, Plan, plan_task, run_planned, run_planned_async
-from plait.engine.runs import TaskRun
+from plait.engine.runs import MapSlot, TaskRun
 from plait.futures import PlaitFuture, wait_all_async
 from plait.logs import capture_prints, setup_logging
 from plait.states import Pending, State
@@ -42,7 +42,7 @@ _standalone_counters: dict[str, itertools.count] = {}
 
 
 def create_task_run(
-    task: Task, bound: inspect.BoundArguments, upstream: Upstream, map_index: int | None = None
+    task: Task, bound: inspect.BoundArguments, upstream: Upstream, mapped: MapSlot | None = None
 ) -> TaskRun:
     flow_context = flow_run_var.get()
     task_context = task_run_var.get()
@@ -65,7 +65,7 @@ def create_task_run(
         parent_task_run_id=task_context.task_run.id if task_context is not None else None,
         upstream=tuple(item.task_run.id for item in upstream if isinstance(item, PlaitFuture)),
         tags=task.tags,
-        map_index=map_index,
+        mapped=mapped,
     )
 
 

@@ -29,7 +29,8 @@ class RunCreated:
     upstream: tuple[str, ...] = ()  # task run ids this run waited on (arguments and wait_for)
     parameters: dict[str, Any] | None = None  # flow runs only
     tags: tuple[str, ...] = ()
-    map_index: int | None = None
+    map_index: int | None = None  # mapped task runs: the position in their .map call
+    map_id: str | None = None  # mapped task runs: the id of their .map call
     on_crashed: tuple[str, ...] = ()  # flow runs: names of the hooks to report if it crashes
     entrypoint: str | None = None  # top-level flow runs: "module:name" to import the flow again
     parameters_ref: dict[str, Any] | None = None  # top-level flow runs: its stored parameters

@@ -120,4 +120,5 @@ def _record(created: RunCreated, changes: list[StateChanged]) -> FlowRunRecord |
         flow_run_id=created.flow_run_id,
         map_index=created.map_index,
         upstream=created.upstream,
+        map_id=created.map_id,
     )

@@ -245,10 +245,13 @@ def _counts(rows: Any) -> dict[StateType | None, int]:
 
 
 def _graph_node(table: Any) -> Any:
-    """The graph node a task run belongs to: itself, or ``map:TASK`` for a mapped run."""
+    """The graph node a task run belongs to: itself, or ``map:ID`` for the runs of one
+    ``.map`` call (``map:TASK`` for mapped runs recorded before calls had ids)."""
+    mapped = sa.literal_column("'map:'", sa.String)
     return sa.case(
         (table.c.map_index.is_(None), table.c.id),
-        else_=sa.literal_column("'map:'", sa.String) + table.c.task_name,
+        (table.c.map_id.is_not(None), mapped + table.c.map_id),
+        else_=mapped + table.c.task_name,
     )
 
 
@@ -336,4 +339,5 @@ def _task_run(
         flow_run_id=row["flow_run_id"],
         map_index=row["map_index"],
         upstream=upstream,
+        map_id=row["map_id"],
     )

@@ -84,6 +84,7 @@ class TaskRunRow(Base):
     state_message: Mapped[str | None] = mapped_column(Text)
     tags: Mapped[list[str]] = mapped_column(JSON)
     map_index: Mapped[int | None] = mapped_column(Integer)
+    map_id: Mapped[str | None] = mapped_column(ID)  # the .map call the run is part of
     parent_task_run_id: Mapped[str | None] = mapped_column(ID)
     created: Mapped[datetime] = mapped_column(UTCDateTime)
     start_time: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -59,7 +59,7 @@ COLUMNS = {
     "flow_runs": (*RUN_COLUMNS, "flow_name", "parameters", "parent_flow_run_id", "on_crashed",
                   "hostname", "pid", "process_started", "heartbeat", "entrypoint",
                   "parameters_ref"),
-    "task_runs": (*RUN_COLUMNS, "task_name", "flow_run_id", "map_index"),
+    "task_runs": (*RUN_COLUMNS, "task_name", "flow_run_id", "map_index", "map_id"),
     "run_states": ("run_id", "type", "message", "detail", "timestamp"),
     "task_run_upstream": ("task_run_id", "upstream_id"),
     "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
@@ -149,7 +149,7 @@ class _Batch:
                     process.pid, process.started, self.now, entrypoint,
                     None if parameters_ref is None else json.dumps(parameters_ref))  # fmt: skip
         else:
-            row += (key, event.flow_run_id, event.map_index)
+            row += (key, event.flow_run_id, event.map_index, event.map_id)
             self.edges.extend(
                 (event.run_id, upstream) for upstream in dict.fromkeys(event.upstream)
             )

@@ -50,6 +50,12 @@ def mapped(n: int) -> None:
     count.submit(square.map(range(n), offset=unmapped(offset))).wait()
 
 
+@flow
+def mapped_twice() -> None:
+    first = square.map([1, 2, 4], offset=unmapped(0))
+    square.map([3, 5], offset=unmapped(prepare.submit()), wait_for=first).wait()
+
+
 @flow(name=LONG_NAME)
 def long_named() -> None:
     prepare()
@@ -149,13 +155,51 @@ def test_inspect_graph_collapses_a_map_into_one_line_with_counts(big_run):
 
     nodes = {node["id"]: node for node in as_json("flow-run", "inspect", big_run.id,
                                                     "--graph")["nodes"]}  # fmt: skip
-    square_node = nodes["map:square"]
+    (square_node,) = [node for node in nodes.values() if node["task_name"] == "square"]
     assert square_node["mapped"] is True
     assert square_node["counts"] == {"Completed": 12, "Failed": 2}
     (prepare_id,) = [node for node in nodes if nodes[node]["task_name"] == "prepare"]
     assert square_node["upstream"] == [prepare_id]
     (count_node,) = [node for node in nodes.values() if node["task_name"] == "count"]
-    assert count_node["upstream"] == ["map:square"]
+    assert count_node["upstream"] == [square_node["id"]]
+
+
+def test_each_map_call_is_its_own_node_of_the_graph(store):
+    mapped_twice()
+    (run,) = store.client.read_flow_runs()
+    nodes = as_json("flow-run", "inspect", run.id, "--graph")["nodes"]
+    first, prepare_node, second = nodes  # in creation order
+    assert (first["task_name"], prepare_node["task_name"], second["task_name"]) == (
+        "square",
+        "prepare",
+        "square",
+    )
+    assert first["mapped"]
+    assert second["mapped"]
+    assert first["id"] != second["id"]
+    assert first["counts"] == {"Completed": 3}
+    assert second["counts"] == {"Completed": 1, "Failed": 1}
+    assert first["upstream"] == []
+    assert sorted(second["upstream"]) == sorted([first["id"], prepare_node["id"]])
+    lines = plait("flow-run", "inspect", run.id, "--graph").stdout.splitlines()
+    assert [line.split(".map of ")[1].split(":")[0] for line in lines if ".map of" in line] == [
+        "3",
+        "2",
+    ]
+
+
+def test_runs_mapped_before_map_calls_had_ids_collapse_by_task(store):
+    """Stores migrated from before 0005 hold mapped runs without a call id."""
+    import sqlalchemy as sa
+
+    mapped_twice()
+    (run,) = store.client.read_flow_runs()
+    with store.writer.database.writing() as connection:
+        connection.execute(sa.text("UPDATE task_runs SET map_id = NULL"))
+    nodes = as_json("flow-run", "inspect", run.id, "--graph")["nodes"]
+    assert [(node["id"], node["counts"]) for node in nodes if node["mapped"]] == [
+        ("map:square", {"Completed": 4, "Failed": 1})
+    ]
 
 
 def test_ids_and_names_are_never_cut_however_narrow_the_output(store):
