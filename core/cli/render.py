@@ -112,8 +112,11 @@ AfterOption = Annotated[
 
 def print_table(table: Table, whole: Iterable[str] = ("ID", "Name")) -> None:
     """Print ``table`` with the columns headed ``whole`` never wrapped nor cut, however
-    narrow the console (or 80 columns when stdout is not a terminal): the table grows wider
-    instead, so ``grep`` finds every id and name."""
+    narrow the terminal: the table grows wider instead. When stdout is not a terminal, each
+    row is one line of plain text with nothing cut, so ``grep`` finds every id and name."""
+    if not console.is_terminal:
+        _print_plain(table)
+        return
     keep = set(whole)
     for column in table.columns:
         if column.header in keep:
@@ -124,6 +127,31 @@ def print_table(table: Table, whole: Iterable[str] = ("ID", "Name")) -> None:
         console.print(table)
     else:
         Console(highlight=False, width=needed).print(table)
+
+
+def _print_plain(table: Table) -> None:
+    """``table`` as rich lays out a table without borders, one line per row, at the speed
+    of string formatting (rich measures and renders each cell: seconds for 10,000 rows)."""
+    columns = [
+        (column.justify, [_plain(column.header), *map(_plain, column.cells)])
+        for column in table.columns
+    ]
+    widths = [max(map(cell_len, cells)) for _, cells in columns]
+    align = {"right": str.rjust, "center": str.center}
+    lines = [] if table.title is None else [_plain(table.title)]
+    for row in zip(*(cells for _, cells in columns), strict=True):
+        line = "".join(
+            f" {align.get(justify, str.ljust)(cell, width + len(cell) - cell_len(cell))} "
+            for (justify, _), cell, width in zip(columns, row, widths, strict=True)
+        )
+        lines.append(line.rstrip())
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _plain(cell: Any) -> str:
+    """A cell's text on one line."""
+    text = cell.plain if isinstance(cell, Text) else str(cell)
+    return " ".join(text.splitlines())
 
 
 def _cell_width(cell: Any) -> int:

@@ -96,6 +96,10 @@ def test_a_table_page_says_on_stderr_how_to_get_the_next_one(big_run):
     first = plait("task-run", "ls", "--flow-run", big_run.id, "--limit", "15")
     assert first.exit_code == 0, first.output
     assert first.stderr.startswith("More on the next page: plait task-run ls --flow-run ")
+    header, *rows = first.stdout.splitlines()  # piped: one plain line per run
+    assert header.split() == ["ID", "Name", "Task", "State", "Attempts", "Started", "Duration",
+                              "Upstream"]  # fmt: skip
+    assert len(rows) == 15
     command = first.stderr.split(": ", 1)[1].split()
     assert command[:6] == ["plait", "task-run", "ls", "--flow-run", big_run.id, "--limit"]
     last = plait(*command[1:])

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from plait import flow, get_run_logger, task
 from plait.cli import app
+from plait.store.database import head_revision
 
 runner = CliRunner()
 
@@ -159,4 +160,4 @@ def test_db_reset_asks_first_and_upgrade_reports_the_revision(runs, store):
     assert store.client.read_flow_runs() == []
     upgrade = plait("db", "upgrade")
     assert upgrade.exit_code == 0
-    assert "up to date (revision 0004)" in upgrade.output
+    assert f"up to date (revision {head_revision()})" in upgrade.output
