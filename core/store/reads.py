@@ -51,7 +51,10 @@ class SqlRunQueries(RunQueries):
         if not self._read_only:
             try:
                 crashes.sweep(self.database, self._me, self._heartbeat_timeout)
-            except (sa.exc.OperationalError, sa.exc.InternalError) as exc:
+            except (
+                sa.exc.OperationalError, sa.exc.InternalError,  # marking: SQLAlchemy's errors
+                self.database.dbapi.OperationalError, self.database.dbapi.InternalError,  # reading
+            ) as exc:  # fmt: skip
                 # The database cannot be written (a full disk, a read-only file or replica):
                 # read what is there, and say once that dead runs may still show Running.
                 self._read_only = True

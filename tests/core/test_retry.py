@@ -530,7 +530,9 @@ def test_a_run_with_secret_parameters_and_results_is_retried_and_a_wrong_key_is_
     assert retried.returncode == 0, retried.stdout + retried.stderr
     assert "The new attempt ended Completed." in retried.stdout, retried.stdout
     assert _ran(tmp_path) == []  # the persisted, encrypted result was read back
-    assert _states(get_client().read_flow_run(failed.id)) == [
+    run = get_client().read_flow_run(failed.id)
+    assert (run.state, run.run_count) == (StateType.COMPLETED, 2)
+    assert _states(run) == [
         *ATTEMPT,
         "Failed",
         *ATTEMPT,
