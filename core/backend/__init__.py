@@ -23,6 +23,7 @@ from plait import journal
 from plait.journal import MemoryRecorder, Recorder
 
 if TYPE_CHECKING:
+    from plait.backend.api_keys import ApiKeys
     from plait.backend.cache import CacheIndex
     from plait.backend.documents import BlockDocuments
     from plait.backend.runs import RunQueries
@@ -52,6 +53,10 @@ class Backend(ABC):
     @abstractmethod
     def run_queries(self) -> RunQueries:
         """Reading and deleting recorded runs."""
+
+    @abstractmethod
+    def api_keys(self) -> ApiKeys:
+        """The server's API keys."""
 
     @abstractmethod
     def replay_spool(self) -> Replayed:

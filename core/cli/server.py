@@ -9,10 +9,13 @@ from typing import Annotated
 
 import typer
 
-from plait.cli.render import console
+from plait.backend.api_keys import Scope
+from plait.cli.render import Output, OutputOption, console, format_time, print_json, print_table
 from plait.exceptions import ConfigError
 
-app = typer.Typer(help="Run the API server.", no_args_is_help=True)
+app = typer.Typer(help="Run the API server, and manage its API keys.", no_args_is_help=True)
+api_key = typer.Typer(help="API keys: who may use the server, and for what.", no_args_is_help=True)
+app.add_typer(api_key, name="api-key")
 
 GRACE_SECONDS = 30  # in-flight requests this long to finish after SIGTERM or Ctrl-C
 
@@ -51,12 +54,7 @@ def start(
     ] = False,
 ) -> None:
     """Serve the API over the configured store (migrated first) until SIGTERM or Ctrl-C,
-    which let in-flight requests finish."""
-    if not (is_loopback(host) or insecure):
-        raise ConfigError(
-            f"--host {host} would let other machines use the API, and no API keys are set "
-            "up: keep the default 127.0.0.1, or pass --insecure to accept that risk."
-        )
+    which let in-flight requests finish. Once an API key exists, every request needs one."""
     import uvicorn
 
     from plait.backend import get_backend
@@ -64,6 +62,13 @@ def start(
 
     backend = get_backend()
     backend.upgrade()
+    keyed = backend.api_keys().any_created()
+    if not (is_loopback(host) or keyed or insecure):
+        raise ConfigError(
+            f"--host {host} would let other machines use the API, and no API keys are set "
+            "up: create one (plait server api-key create NAME --scope write), keep the "
+            "default 127.0.0.1, or pass --insecure to accept that risk."
+        )
     listener = listen(host, port)
     bound_host, bound_port = listener.getsockname()[:2]
     config = uvicorn.Config(
@@ -77,10 +82,51 @@ def start(
         f"{backend.describe()}",
         soft_wrap=True,
     )
-    if not is_loopback(host):
+    if not (is_loopback(host) or keyed):
         console.print("Warning: the API is open to other machines without API keys (--insecure).")
     # uvicorn stops gracefully on these, then raises them again to whatever handled them
     # before: ignoring them then makes a requested stop exit 0.
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.SIG_IGN)
     uvicorn.Server(config).run(sockets=[listener])
+
+
+@api_key.command("create")
+def create_key(
+    name: Annotated[str, typer.Argument(help="What the key is for, e.g. ci-reporter.")],
+    scope: Annotated[Scope, typer.Option(help="read, write (includes read) or admin.")],
+) -> None:
+    """Create an API key. It is shown once: the store keeps only a slow hash of it."""
+    from plait.backend import get_backend
+
+    record, token = get_backend().api_keys().create(name, scope)
+    console.print(f"API key {record.name!r} ({record.scope}) created. It is shown only now:")
+    console.print(token, soft_wrap=True, markup=False)
+    console.print("Send it as: Authorization: Bearer <key> (PLAIT_API_KEY for Plait's client).")
+
+
+@api_key.command("ls")
+def list_keys(output: OutputOption = Output.TABLE) -> None:
+    """Every API key with its scope, and when it was created or revoked (never the key)."""
+    from rich.table import Table
+
+    from plait.backend import get_backend
+
+    records = get_backend().api_keys().list()
+    if output is Output.JSON:
+        print_json({"api_keys": records})
+        return
+    table = Table("Name", "Scope", "Created", "Revoked", box=None)
+    for record in records:
+        table.add_row(record.name, record.scope, format_time(record.created),
+                      format_time(record.revoked) if record.revoked else "-")  # fmt: skip
+    print_table(table, whole=("Name",))
+
+
+@api_key.command("revoke")
+def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
+    """Revoke an API key: the server refuses it from the next request on."""
+    from plait.backend import get_backend
+
+    record = get_backend().api_keys().revoke(name)
+    console.print(f"API key {record.name!r} revoked at {format_time(record.revoked)}.")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 import plait
 from plait.backend import Backend, get_backend
+from plait.backend.api_keys import Scope
 from plait.server import errors
+from plait.server.auth import require
 from plait.server.routes import flow_runs, health
 
 API = "/api"
@@ -25,7 +27,11 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
         redoc_url=None,
     )
     app.state.backend = backend or get_backend()
+    app.state.api_keys = app.state.backend.api_keys()  # one, so each key is hashed once
     errors.install(app, max_body_bytes)
-    for router in (health.router, flow_runs.router):
-        app.include_router(router, prefix=API, responses=errors.RESPONSES)
+    app.include_router(health.router, prefix=API, responses=errors.RESPONSES)
+    app.include_router(
+        flow_runs.router, prefix=API, responses=errors.RESPONSES,
+        dependencies=[Depends(require(Scope.READ))],
+    )  # fmt: skip
     return app

@@ -51,6 +51,8 @@ class Problem(BaseModel):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "An API key is needed, or the one sent is not valid."},
+    403: {"model": Problem, "description": "The API key's scope does not cover this."},
     404: {"model": Problem, "description": "No such run (or block)."},
     409: {"model": Problem, "description": "A run id prefix names more than one run."},
     413: {"model": Problem, "description": "The request body is too large."},
@@ -84,7 +86,9 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
 
 
 async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-    return problem(exc.status_code, str(exc.detail))
+    answer = problem(exc.status_code, str(exc.detail))
+    answer.headers.update(exc.headers or {})
+    return answer
 
 
 async def _plait(_request: Request, exc: PlaitError) -> JSONResponse:

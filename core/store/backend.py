@@ -21,6 +21,7 @@ from plait.store.database import Database, close_databases, head_revision, open_
 logger = logging.getLogger("plait.store")
 
 if TYPE_CHECKING:
+    from plait.store.api_keys import SqlApiKeys
     from plait.store.blocks import SqlBlockDocuments
     from plait.store.cache import SqlCacheIndex
     from plait.store.reads import SqlRunQueries
@@ -47,6 +48,11 @@ class StoreBackend(Backend):
         from plait.store.writer import StoreRecorder
 
         return StoreRecorder(self.database_url, load_settings())
+
+    def api_keys(self) -> SqlApiKeys:
+        from plait.store.api_keys import SqlApiKeys
+
+        return SqlApiKeys(self.database)
 
     def block_documents(self) -> SqlBlockDocuments:
         from plait.encryption import load_keyring

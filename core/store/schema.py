@@ -16,7 +16,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Integer, MetaData, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from plait.store.types import UTCDateTime
@@ -232,3 +242,19 @@ class SpoolSegmentRow(Base):
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     replayed: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKeyRow(Base):
+    """A server API key (``plait.backend.api_keys``): its name and scope, and the key only
+    as a scrypt hash, found by its lookup id."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    lookup: Mapped[str] = mapped_column(String(12), unique=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -102,6 +102,16 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
             ["--host", "0.0.0.0"],  # no API keys: only this machine
             ["extra"],
         ],
+        ("server", "api-key", "create"): [
+            [],
+            ["ci"],  # no --scope
+            ["ci", "--scope", "root"],
+            ["bad name", "--scope", "read"],
+            ["-dash-first", "--scope", "read"],
+            ["x" * 65, "--scope", "read"],
+        ],
+        ("server", "api-key", "ls"): [["--output", "yaml"], ["extra"]],
+        ("server", "api-key", "revoke"): [[], ["nope"]],
         ("config", "show"): [["--output", "yaml"], ["extra"]],
         ("plugins", "ls"): [["--output", "yaml"], ["extra"]],
         ("block", "types"): [["--output", "yaml"]],

@@ -7,25 +7,36 @@ from __future__ import annotations
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.generation.meta import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
+
+from plait.backend import get_backend
+from plait.backend.api_keys import Scope
 
 EXAMPLES = 25  # per operation and mode: bounded, so the suite stays fast
 
 
-def _without_cursor(mode: GenerationMode):
-    """Valid cases without ``after``: a cursor is opaque, so only the server can make a valid
-    one (invalid cases keep theirs, which must be refused)."""
+def _prepared(mode: GenerationMode, token: str):
+    """Cases sent with a valid API key unless their headers are the invalid part (a missing
+    or wrong key, which must be refused), and valid cases without ``after``: a cursor is opaque,
+    so only the server can make a valid one (invalid cases keep theirs, to be refused)."""
 
-    def drop(case: schemathesis.Case) -> schemathesis.Case:
+    def prepare(case: schemathesis.Case) -> schemathesis.Case:
         if mode is GenerationMode.POSITIVE and case.query:
             case.query.pop("after", None)
+        headers = case.meta.components.get(ParameterLocation.HEADER) if case.meta else None
+        if headers is None or headers.mode is GenerationMode.POSITIVE:
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
         return case
 
-    return drop
+    return prepare
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 def test_every_operation_answers_within_its_schema(api, api_runs, mode):
+    """With an API key in force, sent on every request (schemathesis also checks that a
+    wrong or missing key is refused)."""
+    _, token = get_backend().api_keys().create("schemathesis", Scope.READ)
     schema = schemathesis.openapi.from_url(f"{api.url}/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     if mode is GenerationMode.NEGATIVE:  # only a parameter can be sent wrong
@@ -33,7 +44,7 @@ def test_every_operation_answers_within_its_schema(api, api_runs, mode):
     assert len(operations) >= 5
     for operation in operations:
 
-        @given(case=operation.as_strategy(generation_mode=mode).map(_without_cursor(mode)))
+        @given(case=operation.as_strategy(generation_mode=mode).map(_prepared(mode, token)))
         @settings(
             max_examples=EXAMPLES,
             deadline=None,

@@ -1,0 +1,97 @@
+"""API keys: shown once, kept as a hash, and once one exists every route but the health
+check needs one whose scope covers it; revoked keys are refused at once, and revoking the last
+one does not open the server again."""
+
+from __future__ import annotations
+
+import json
+
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from plait.backend import get_backend
+from plait.backend.api_keys import Scope
+from plait.cli import app
+from plait.server.auth import require
+
+runner = CliRunner()
+
+
+def _create(name: str, scope: str) -> str:
+    """A new key, made as users make it; returns the key the command showed."""
+    result = runner.invoke(app, ["server", "api-key", "create", name, "--scope", scope])
+    assert result.exit_code == 0, result.output
+    [token] = [word for word in result.stdout.split() if word.startswith("plait_")]
+    return token
+
+
+def test_a_key_is_shown_once_and_the_store_keeps_only_its_hash(store):
+    token = _create("ci-reporter", "write")
+    listed = runner.invoke(app, ["server", "api-key", "ls", "--output", "json"])
+    assert listed.exit_code == 0, listed.output
+    [key] = json.loads(listed.stdout)["api_keys"]
+    assert (key["name"], key["scope"], key["revoked"]) == ("ci-reporter", "write", None)
+    table = runner.invoke(app, ["server", "api-key", "ls"]).stdout
+    assert "ci-reporter" in table
+    secret = token.rsplit("_", 1)[1]
+    assert secret not in listed.stdout + table
+    with store.writer.database.reading() as connection:
+        rows = connection.execute(sa.text("SELECT * FROM api_keys")).all()
+    assert secret.encode() not in repr(rows).encode()
+    assert secret not in repr(rows)
+    again = runner.invoke(app, ["server", "api-key", "create", "ci-reporter", "--scope", "read"])
+    assert again.exit_code == 1
+    assert "exists already" in again.stderr
+
+
+def test_once_a_key_exists_every_route_needs_one_and_a_revoked_key_is_refused(api, store):
+    assert api.http.get("/flow_runs").status_code == 200  # no key yet: open (this machine only)
+    token = _create("dashboard", "read")
+    refused = api.http.get("/flow_runs")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert "needs an API key" in refused.json()["detail"]
+    wrong = api.http.get("/flow_runs", headers={"Authorization": f"Bearer {token}x"})
+    assert wrong.status_code == 401
+    assert token not in wrong.text
+    good = {"Authorization": f"Bearer {token}"}
+    assert api.http.get("/flow_runs", headers=good).status_code == 200
+    assert api.http.get("/health").status_code == 200  # for load balancers, without a key
+
+    revoked = runner.invoke(app, ["server", "api-key", "revoke", "dashboard"])
+    assert revoked.exit_code == 0, revoked.output
+    assert api.http.get("/flow_runs", headers=good).status_code == 401
+    assert api.http.get("/flow_runs").status_code == 401  # the last key revoked: still closed
+    assert runner.invoke(app, ["server", "api-key", "revoke", "nope"]).exit_code == 1
+
+
+def test_a_key_is_let_through_only_where_its_scope_reaches(store):
+    assert Scope.ADMIN.allows(Scope.WRITE)
+    assert Scope.WRITE.allows(Scope.READ)
+    assert not Scope.WRITE.allows(Scope.ADMIN)
+    guarded = FastAPI()
+    guarded.state.api_keys = get_backend().api_keys()
+
+    @guarded.get("/secrets", dependencies=[Depends(require(Scope.ADMIN))])
+    def secrets() -> dict[str, bool]:
+        return {"shown": True}
+
+    writer, admin = _create("writer", "write"), _create("admin", "admin")
+    with TestClient(guarded) as http:
+        denied = http.get("/secrets", headers={"Authorization": f"Bearer {writer}"})
+        assert denied.status_code == 403
+        assert "scope write; this needs admin" in denied.json()["detail"]
+        allowed = http.get("/secrets", headers={"Authorization": f"Bearer {admin}"})
+        assert allowed.json() == {"shown": True}
+
+
+def test_with_a_key_the_server_may_listen_beyond_this_machine(server_process, store):
+    _create("remote", "read")
+    url = server_process.start("--host", "0.0.0.0")
+    port = url.split(":")[2].split("/")[0]
+    stopped = server_process.stop()
+    assert stopped.returncode == 0, stopped.stderr
+    assert "Warning" not in stopped.stdout + stopped.stderr
+    assert port.isdigit()
