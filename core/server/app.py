@@ -9,7 +9,7 @@ from plait.backend import Backend, get_backend
 from plait.backend.api_keys import Scope
 from plait.server import errors
 from plait.server.auth import require
-from plait.server.routes import flow_runs, health
+from plait.server.routes import blocks, flow_runs, health
 
 API = "/api"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events fits
@@ -30,8 +30,9 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
     app.state.api_keys = app.state.backend.api_keys()  # one, so each key is hashed once
     errors.install(app, max_body_bytes)
     app.include_router(health.router, prefix=API, responses=errors.RESPONSES)
-    app.include_router(
-        flow_runs.router, prefix=API, responses=errors.RESPONSES,
-        dependencies=[Depends(require(Scope.READ))],
-    )  # fmt: skip
+    for router in (flow_runs.router, blocks.router):
+        app.include_router(
+            router, prefix=API, responses=errors.RESPONSES,
+            dependencies=[Depends(require(Scope.READ))],
+        )  # fmt: skip
     return app

@@ -20,6 +20,7 @@ from plait.exceptions import (
     AmbiguousRunIdError,
     BlockNotFoundError,
     ConfigError,
+    EncryptionKeyError,
     ParameterError,
     PlaitError,
     RunNotFoundError,
@@ -35,6 +36,7 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (ParameterError, 422),
     (ConfigError, 422),
     (StoreError, 503),
+    (EncryptionKeyError, 503),  # the server's own key is missing or wrong
 )
 
 
@@ -57,7 +59,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     409: {"model": Problem, "description": "A run id prefix names more than one run."},
     413: {"model": Problem, "description": "The request body is too large."},
     422: {"model": Problem, "description": "A field of the request is not valid."},
-    503: {"model": Problem, "description": "The store cannot be reached."},
+    503: {"model": Problem, "description": "The store, or the server's key, is unavailable."},
 }
 """The error answers every route documents (the OpenAPI schema says what they hold)."""
 
