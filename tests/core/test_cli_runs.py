@@ -3,10 +3,8 @@ real store (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
-import pytest
 from typer.testing import CliRunner
 
-from plait import flow, get_run_logger, task
 from plait.cli import app
 from plait.store.database import head_revision
 
@@ -17,70 +15,29 @@ def plait(*args: str, input: str | None = None):
     return runner.invoke(app, list(args), input=input, env={"COLUMNS": "220"})
 
 
-@task
-def extract() -> list[int]:
-    return [1, 2, 3]
-
-
-@task
-def transform(rows: list[int]) -> list[int]:
-    get_run_logger().info("transforming %d rows", len(rows))
-    return [r * 10 for r in rows]
-
-
-@task
-def load(rows: list[int]) -> int:
-    return len(rows)
-
-
-@task
-def audit() -> None:
-    raise RuntimeError("audit table missing")
-
-
-@flow
-def etl() -> int:
-    rows = extract.submit()
-    return load.submit(transform.submit(rows)).result()
-
-
-@flow
-def broken() -> None:
-    audit()
-
-
-@pytest.fixture
-def runs(store):
-    """A completed and a failed flow run, newest last."""
-    etl()
-    with pytest.raises(RuntimeError):
-        broken()
-    return {r.flow_name: r for r in store.client.read_flow_runs()}
-
-
-def test_flow_run_ls_lists_runs_with_filters(runs):
+def test_flow_run_ls_lists_runs_with_filters(etl_runs):
     result = plait("flow-run", "ls")
     assert result.exit_code == 0, result.output
-    assert runs["etl"].id in result.output
-    assert runs["broken"].id in result.output
+    assert etl_runs["etl"].id in result.output
+    assert etl_runs["broken"].id in result.output
     assert "Completed" in result.output
     assert "Failed" in result.output
 
     only_failed = plait("flow-run", "ls", "--state", "Failed")
-    assert runs["broken"].id in only_failed.output
-    assert runs["etl"].id not in only_failed.output
+    assert etl_runs["broken"].id in only_failed.output
+    assert etl_runs["etl"].id not in only_failed.output
     only_etl = plait("flow-run", "ls", "--flow", "etl", "--limit", "5")
-    assert runs["etl"].id in only_etl.output
-    assert runs["broken"].id not in only_etl.output
+    assert etl_runs["etl"].id in only_etl.output
+    assert etl_runs["broken"].id not in only_etl.output
     nothing = plait("flow-run", "ls", "--flow", "nope")
     assert "No flow runs recorded for flow 'nope'" in nothing.output
 
 
-def test_inspect_shows_parameters_states_task_runs_and_the_traceback(runs):
-    result = plait("flow-run", "inspect", runs["broken"].id[:20])
+def test_inspect_shows_parameters_states_task_runs_and_the_traceback(etl_runs):
+    result = plait("flow-run", "inspect", etl_runs["broken"].id[:20])
     assert result.exit_code == 0, result.output
     out = result.output
-    assert runs["broken"].name in out
+    assert etl_runs["broken"].name in out
     assert "Pending" in out
     assert "Running" in out
     assert "audit-0" in out
@@ -88,8 +45,8 @@ def test_inspect_shows_parameters_states_task_runs_and_the_traceback(runs):
     assert "RuntimeError: audit table missing" in out
 
 
-def test_inspect_graph_draws_the_task_tree(runs):
-    result = plait("flow-run", "inspect", runs["etl"].id, "--graph")
+def test_inspect_graph_draws_the_task_tree(etl_runs):
+    result = plait("flow-run", "inspect", etl_runs["etl"].id, "--graph")
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     names = ["extract-0", "transform-0", "load-0"]
@@ -100,32 +57,32 @@ def test_inspect_graph_draws_the_task_tree(runs):
     assert indents[0] < indents[1] < indents[2]  # each task under the one it waited on
 
 
-def test_logs_prints_a_runs_lines_and_follow_ends_with_the_run(runs):
-    result = plait("flow-run", "logs", runs["etl"].id)
+def test_logs_prints_a_runs_lines_and_follow_ends_with_the_run(etl_runs):
+    result = plait("flow-run", "logs", etl_runs["etl"].id)
     assert result.exit_code == 0, result.output
     assert "transform-0 | transforming 3 rows" in result.output
     assert "Finished in state Completed()" in result.output
-    followed = plait("flow-run", "logs", runs["etl"].id, "--follow")
+    followed = plait("flow-run", "logs", etl_runs["etl"].id, "--follow")
     assert followed.exit_code == 0
     assert followed.output == result.output
 
 
-def test_task_run_ls_lists_a_flow_runs_task_runs(runs):
-    result = plait("task-run", "ls", "--flow-run", runs["etl"].id)
+def test_task_run_ls_lists_a_flow_runs_task_runs(etl_runs):
+    result = plait("task-run", "ls", "--flow-run", etl_runs["etl"].id)
     assert result.exit_code == 0, result.output
     for name in ("extract-0", "transform-0", "load-0"):
         assert name in result.output
 
 
-def test_unknown_or_ambiguous_ids_give_a_clear_error_and_exit_1(runs):
+def test_unknown_or_ambiguous_ids_give_a_clear_error_and_exit_1(etl_runs):
     result = plait("flow-run", "inspect", "zzzz")
     assert result.exit_code == 1
     assert "No flow run has an id starting with 'zzzz'" in result.output
     assert "Traceback" not in result.output
 
 
-def test_delete_one_run_or_runs_older_than(runs, store):
-    result = plait("flow-run", "delete", runs["etl"].id)
+def test_delete_one_run_or_runs_older_than(etl_runs, store):
+    result = plait("flow-run", "delete", etl_runs["etl"].id)
     assert result.exit_code == 0, result.output
     assert [r.flow_name for r in store.client.read_flow_runs()] == ["broken"]
 
@@ -151,7 +108,7 @@ def test_delete_one_run_or_runs_older_than(runs, store):
     assert store.client.read_flow_runs() == []
 
 
-def test_db_reset_asks_first_and_upgrade_reports_the_revision(runs, store):
+def test_db_reset_asks_first_and_upgrade_reports_the_revision(etl_runs, store):
     refused = plait("db", "reset", input="n\n")
     assert refused.exit_code == 1
     assert len(store.client.read_flow_runs()) == 2

@@ -18,34 +18,35 @@ def _items(api, path: str, **params: str) -> list[dict]:
     return api.http.get(path, params=params).json()["items"]
 
 
-def test_flow_runs_are_listed_filtered_and_read_like_the_client_reads_them(api, api_runs):
+def test_flow_runs_are_listed_filtered_and_read_like_the_client_reads_them(api, etl_runs):
     listed = _items(api, "/flow_runs")
     assert [r["flow_name"] for r in listed] == ["broken", "etl"]  # newest first
-    assert [r["id"] for r in _items(api, "/flow_runs", state="Failed")] == [api_runs["broken"].id]
-    assert [r["id"] for r in _items(api, "/flow_runs", flow="etl")] == [api_runs["etl"].id]
+    assert [r["id"] for r in _items(api, "/flow_runs", state="Failed")] == [etl_runs["broken"].id]
+    assert [r["id"] for r in _items(api, "/flow_runs", flow="etl")] == [etl_runs["etl"].id]
 
     first = api.http.get("/flow_runs", params={"limit": 1}).json()
-    assert [r["id"] for r in first["items"]] == [api_runs["broken"].id]
+    assert [r["id"] for r in first["items"]] == [etl_runs["broken"].id]
     after = {"limit": 1, "after": first["next_cursor"]}
     second = api.http.get("/flow_runs", params=after).json()
     assert ([r["id"] for r in second["items"]], second["next_cursor"]) == (
-        [api_runs["etl"].id],
+        [etl_runs["etl"].id],
         None,
     )
 
-    one = api.http.get(f"/flow_runs/{api_runs['broken'].id[:13]}").json()  # a unique prefix
-    assert one["id"] == api_runs["broken"].id
+    one = api.http.get(f"/flow_runs/{etl_runs['broken'].id[:13]}").json()  # a unique prefix
+    assert one["id"] == etl_runs["broken"].id
     assert [s["type"] for s in one["states"]] == ["Pending", "Running", "Failed"]
     assert "audit table missing" in one["states"][-1]["detail"]
 
 
-def test_task_runs_graph_and_logs_of_a_flow_run(api, api_runs):
-    etl_id = api_runs["etl"].id
+def test_task_runs_graph_and_logs_of_a_flow_run(api, etl_runs):
+    etl_id = etl_runs["etl"].id
     task_runs = _items(api, f"/flow_runs/{etl_id}/task_runs")
-    assert [t["task_name"] for t in task_runs] == ["extract", "load"]
+    assert [t["task_name"] for t in task_runs] == ["extract", "transform", "load"]
     graph = api.http.get(f"/flow_runs/{etl_id}/graph").json()
     by_name = {t["task_name"]: t for t in graph["task_runs"]}
-    assert by_name["load"]["upstream"] == [by_name["extract"]["id"]]
+    assert by_name["transform"]["upstream"] == [by_name["extract"]["id"]]
+    assert by_name["load"]["upstream"] == [by_name["transform"]["id"]]
 
     logs = api.http.get(f"/flow_runs/{etl_id}/logs").json()
     assert any(line["message"] == "extracted 3 rows" for line in logs)
@@ -69,9 +70,9 @@ def test_task_runs_graph_and_logs_of_a_flow_run(api, api_runs):
     ],
 )
 def test_bad_requests_answer_4xx_with_a_json_body_naming_the_field(
-    api, api_runs, path, params, status, field
+    api, etl_runs, path, params, status, field
 ):
-    answer = api.http.get(path.format(id=api_runs["etl"].id), params=params)
+    answer = api.http.get(path.format(id=etl_runs["etl"].id), params=params)
     assert answer.status_code == status
     body = answer.json()
     assert body["detail"]

@@ -33,7 +33,7 @@ def _prepared(mode: GenerationMode, token: str):
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
-def test_every_operation_answers_within_its_schema(api, api_runs, mode):
+def test_every_operation_answers_within_its_schema(api, etl_runs, mode):
     """With an API key in force, sent on every request (schemathesis also checks that a
     wrong or missing key is refused)."""
     _, token = get_backend().api_keys().create("schemathesis", Scope.READ)
