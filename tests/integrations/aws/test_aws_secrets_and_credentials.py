@@ -9,7 +9,7 @@ import logging
 import socket
 
 import pytest
-from fixtures.files import everything_said_about
+from fixtures.files import everything_said_about, files_in
 
 from plait.settings import load_settings
 from plait_aws import AwsCredentials, AwsError, AwsSecret
@@ -327,7 +327,7 @@ def test_saving_credentials_encrypts_the_secret_access_key(aws_credentials: AwsC
     credentials.save("prod")
 
     home = load_settings().home
-    raw = b"".join(path.read_bytes() for path in home.rglob("*") if path.is_file())
+    raw = b"".join(files_in(home).values())  # read apart: home holds the SQLite store
     assert b"AKIAMOTOTESTKEY00001" in raw, "plain fields are stored as they are"
     assert b"moto-secret-access-key" not in raw
     assert b"session-token-secret-0042" not in raw
