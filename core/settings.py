@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from plait.exceptions import ConfigError
 
-if TYPE_CHECKING:  # the field types that pydantic provides (resolved in _validated)
+if TYPE_CHECKING:  # the field types that pydantic provides (resolved in _adapter)
     from pydantic import PositiveFloat, PositiveInt, SecretStr, TypeAdapter, ValidationError
 
 ENV_PREFIX = "PLAIT_"
@@ -174,8 +174,8 @@ def _from_environment() -> dict[str, str]:
     """The settings given as ``PLAIT_<NAME>`` environment variables."""
     values = {}
     for key, value in os.environ.items():
-        name = key.upper().removeprefix(ENV_PREFIX).lower()
-        if key.upper().startswith(ENV_PREFIX) and name in SETTINGS:
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX) and (name := upper[len(ENV_PREFIX) :].lower()) in SETTINGS:
             values[name] = value
     return values
 

@@ -31,6 +31,7 @@ class SqlApiKeys(ApiKeys):
     def __init__(self, database: Database) -> None:
         self.database = database
         self._verified: dict[bytes, str] = {}  # sent key's sha256 -> key id: scrypt once
+        self._created = False  # once a key exists it stays (keys are revoked, not deleted)
 
     def create(self, name: str, scope: Scope) -> tuple[ApiKeyRecord, str]:
         checked_name(name)
@@ -64,8 +65,12 @@ class SqlApiKeys(ApiKeys):
         return _record({**row, "revoked": revoked})
 
     def any_created(self) -> bool:
-        with self.database.reading() as connection:
-            return connection.execute(sa.select(keys.c.id).limit(1)).first() is not None
+        if not self._created:
+            with self.database.reading() as connection:
+                self._created = (
+                    connection.execute(sa.select(keys.c.id).limit(1)).first() is not None
+                )
+        return self._created
 
     def authenticate(self, token: str) -> ApiKeyRecord | None:
         parts = split_token(token)

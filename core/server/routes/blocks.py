@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 
 from plait.backend.documents import BlockDocuments, DocumentSummary
+from plait.blocks.block import NAME_PATTERN
 
 router = APIRouter(prefix="/blocks", tags=["blocks"])
 
-_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"  # block type slugs and block names
+_NAME = f"^{NAME_PATTERN.pattern}$"  # block type slugs and block names, as blocks check them
 Slug = Annotated[str, Path(pattern=_NAME, description="A block type's slug, e.g. secret")]
 Name = Annotated[str, Path(pattern=_NAME, description="The block's saved name")]
 
