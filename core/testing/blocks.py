@@ -64,6 +64,8 @@ import base64
 import copy
 import json
 import re
+import subprocess
+import sys
 import types
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -352,7 +354,7 @@ class BlockConformance:
             f"No SQLite database in PLAIT_HOME ({plait_home}) after saving {cls.__name__}."
         )
         for path in files:
-            content = path.read_bytes()
+            content = _read_apart(path)
             for secret in secrets:
                 for form in _stored_forms(secret):
                     assert form not in content, (
@@ -595,6 +597,19 @@ def _distinctive_secrets(block: Block) -> list[str | bytes]:
         "the kit can tell them from other text."
     )
     return distinctive
+
+
+_CAT = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
+
+
+def _read_apart(path: Path) -> bytes:
+    """The bytes of ``path``, read by a child process. Opening and closing the SQLite store's
+    files here would drop this process's POSIX locks on them (they are per process; SQLite's
+    "How To Corrupt", section 2.2): the next process to close the store would take itself for
+    the last one and delete the write-ahead log under this process's open connections."""
+    return subprocess.run(
+        [sys.executable, "-c", _CAT, str(path)], capture_output=True, check=True
+    ).stdout
 
 
 def _text(secret: str | bytes) -> str:

@@ -3,12 +3,15 @@ integration's blocks, and proof that it fails a block type that breaks the rules
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 
 import plait.blocks
 from plait.blocks import Block, registry
 from plait.blocks import plugin as standard_blocks
 from plait.testing import BlockConformance
+from plait.testing.blocks import SAVE_NAME
 from plait_example.blocks import ExampleBucket, ExampleCredentials
 
 
@@ -135,3 +138,38 @@ def test_the_kit_fails_a_bad_block_type(pytester, monkeypatch):
     assert "Forgotten (forgotten) has no example" in text
     assert "LeakyCredentials has no documentation URL" in text
     assert "LeakyCredentials keeps ['api_key'] in plain" in text
+
+
+READ_AND_CLOSE = (
+    "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT * FROM sqlite_master')"
+)
+
+
+class _SecretsKit(BlockConformance):  # not collected: its checks are called by the test below
+    plugin = standard_blocks
+    examples = [plait.blocks.Secret(value="at-rest-scan-s3cr3t")]
+
+
+def test_the_at_rest_scan_leaves_this_process_s_store_connections_locked(tmp_path, monkeypatch):
+    """The scan reads plait.db and its -wal and -shm files. Opening and closing them in this
+    process would drop its POSIX locks on them (SQLite's "How To Corrupt", section 2.2): the
+    next process to close the store would then take itself for the last one and delete the
+    write-ahead log under this process's open connection, which goes on reading stale rows."""
+    from plait.backend import close_backends
+
+    home = tmp_path / "scanned-home"
+    monkeypatch.setenv("PLAIT_HOME", str(home))
+    [example] = _SecretsKit.examples
+    try:
+        _SecretsKit().test_secrets_encrypted_at_rest(example, home)  # saves in this process
+        assert (home / "plait.db-shm").exists()  # this process's connection is open
+
+        subprocess.run([sys.executable, "-c", READ_AND_CLOSE, str(home / "plait.db")], check=True)
+
+        left = sorted(path.name for path in home.glob("plait.db*"))
+        assert left == ["plait.db", "plait.db-shm", "plait.db-wal"], (
+            "another process deleted the write-ahead log under this process's connection"
+        )
+        assert plait.blocks.Secret.load(SAVE_NAME).get() == "at-rest-scan-s3cr3t"
+    finally:
+        close_backends()
