@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -160,16 +161,28 @@ def _task_runs_table(task_runs: list[TaskRunRecord]) -> Table:
     return table
 
 
-def _node_label(node: TaskGraphNode) -> Text:
+def _node_label(node: TaskGraphNode, name: str) -> Text:
     if node.mapped:
         return Text.assemble(
-            (node.name, "bold"), f"  .map of {node.total:,}:  ", state_counts(node.counts),
+            (name, "bold"), f"  .map of {node.total:,}:  ", state_counts(node.counts),
             f"  {format_duration(node.duration)}",
         )  # fmt: skip
     state = next(iter(node.counts), None)
     return Text.assemble(
-        (node.name, "bold"), "  ", state_text(state), f"  {format_duration(node.duration)}"
+        (name, "bold"), "  ", state_text(state), f"  {format_duration(node.duration)}"
     )
+
+
+def _node_names(nodes: list[TaskGraphNode]) -> dict[str, str]:
+    """Each node's name to show, numbered in creation order (``square #2``) where several
+    nodes share it, as the ``.map`` calls of one task do."""
+    shared = Counter(node.name for node in nodes)
+    seen: Counter[str] = Counter()
+    names = {}
+    for node in nodes:
+        seen[node.name] += 1
+        names[node.id] = f"{node.name} #{seen[node.name]}" if shared[node.name] > 1 else node.name
+    return names
 
 
 def _graph_tree(run: FlowRunRecord, nodes: list[TaskGraphNode]) -> Tree:
@@ -184,16 +197,17 @@ def _graph_tree(run: FlowRunRecord, nodes: list[TaskGraphNode]) -> Tree:
         for upstream in node.upstream:
             children.setdefault(upstream, []).append(node)
     ids = {node.id for node in nodes}
+    names = _node_names(nodes)
     roots = [node for node in nodes if not ids.intersection(node.upstream)]
     shown: set[str] = set()
     stack = [(tree, root) for root in reversed(roots)]
     while stack:
         parent, node = stack.pop()
         if node.id in shown:
-            parent.add(Text.assemble((node.name, "dim"), (" (shown above)", "dim")))
+            parent.add(Text.assemble((names[node.id], "dim"), (" (shown above)", "dim")))
             continue
         shown.add(node.id)
-        branch = parent.add(_node_label(node))
+        branch = parent.add(_node_label(node, names[node.id]))
         stack.extend((branch, child) for child in reversed(children.get(node.id, [])))
     return tree
 

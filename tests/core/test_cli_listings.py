@@ -185,10 +185,16 @@ def test_each_map_call_is_its_own_node_of_the_graph(store):
     assert second["counts"] == {"Completed": 1, "Failed": 1}
     assert first["upstream"] == []
     assert sorted(second["upstream"]) == sorted([first["id"], prepare_node["id"]])
+    first_span, second_span = [
+        [datetime.fromisoformat(node[f"{end}_time"]) for end in ("start", "end")]
+        for node in (first, second)
+    ]
+    assert first_span[0] <= first_span[1] <= second_span[0] <= second_span[1]  # wait_for=first
     lines = plait("flow-run", "inspect", run.id, "--graph").stdout.splitlines()
-    assert [line.split(".map of ")[1].split(":")[0] for line in lines if ".map of" in line] == [
-        "3",
-        "2",
+    mapped_lines = [line.split("── ")[1] for line in lines if ".map of" in line]
+    assert [line.split("  ")[:2] for line in mapped_lines] == [
+        ["square #1", ".map of 3:"],
+        ["square #2", ".map of 2:"],
     ]
 
 

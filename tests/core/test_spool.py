@@ -71,6 +71,11 @@ def _assert_saved_once(memory: MemoryRecorder) -> None:
     assert len(task_runs) == len(memory.runs("task"))
     for recorded in memory.runs("task"):
         assert [s.type for s in task_runs[recorded.id].states] == [s.type for s in recorded.states]
+        assert (task_runs[recorded.id].map_index, task_runs[recorded.id].map_id) == (
+            recorded.map_index,
+            recorded.map_id,
+        )
+    assert len({t.map_id for t in task_runs.values()} - {None}) == 1  # one .map call
 
 
 def test_events_past_the_queue_limit_are_spooled_then_saved_once_by_the_next_writer(
