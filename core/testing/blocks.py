@@ -64,8 +64,6 @@ import base64
 import copy
 import json
 import re
-import subprocess
-import sys
 import types
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
@@ -80,6 +78,7 @@ from pydantic import BaseModel
 
 from plait.blocks import Block, CredentialsBlock
 from plait.blocks.fields import SECRET_TYPES
+from plait.testing.files import read_apart
 
 __all__ = ["BlockConformance"]
 
@@ -353,8 +352,7 @@ class BlockConformance:
         assert any(path.name == "plait.db" for path in files), (
             f"No SQLite database in PLAIT_HOME ({plait_home}) after saving {cls.__name__}."
         )
-        for path in files:
-            content = _read_apart(path)
+        for path, content in read_apart(files).items():
             for secret in secrets:
                 for form in _stored_forms(secret):
                     assert form not in content, (
@@ -597,19 +595,6 @@ def _distinctive_secrets(block: Block) -> list[str | bytes]:
         "the kit can tell them from other text."
     )
     return distinctive
-
-
-_CAT = "import sys; sys.stdout.buffer.write(open(sys.argv[1], 'rb').read())"
-
-
-def _read_apart(path: Path) -> bytes:
-    """The bytes of ``path``, read by a child process. Opening and closing the SQLite store's
-    files here would drop this process's POSIX locks on them (they are per process; SQLite's
-    "How To Corrupt", section 2.2): the next process to close the store would take itself for
-    the last one and delete the write-ahead log under this process's open connections."""
-    return subprocess.run(
-        [sys.executable, "-c", _CAT, str(path)], capture_output=True, check=True
-    ).stdout
 
 
 def _text(secret: str | bytes) -> str:
