@@ -54,6 +54,16 @@ class Settings:
             "SQLAlchemy URL of the run store; unset means SQLite at $PLAIT_HOME/plait.db."
         ),
     )
+    api_url: str | None = dataclasses.field(
+        default=None,
+        metadata=about(
+            "The API server every run reports to and every read goes through, e.g. "
+            "http://127.0.0.1:4300/api; unset means the run store directly (embedded)."
+        ),
+    )
+    api_key: SecretStr | None = dataclasses.field(
+        default=None, metadata=about("The API key sent to api_url (plait server api-key create).")
+    )
     persist_runs: bool = dataclasses.field(
         default=True, metadata=about("Record runs in the store (false: keep them in memory only).")
     )
@@ -112,6 +122,11 @@ class Settings:
                 "created if missing)"
             )
         object.__setattr__(self, "home", home)
+        if self.api_url is not None and not self.api_url.startswith(("http://", "https://")):
+            raise ValueError(
+                f"api_url (PLAIT_API_URL) must be an http:// or https:// URL; got "
+                f"{self.api_url!r}. Use e.g. http://127.0.0.1:4300/api"
+            )
         if self.heartbeat_timeout_seconds <= self.heartbeat_interval_seconds:
             raise ValueError(
                 "heartbeat_timeout_seconds must be longer than heartbeat_interval_seconds "

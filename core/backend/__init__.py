@@ -3,9 +3,9 @@
 Everything that records or reads state gets it from one ``Backend``: the journal's default
 recorder, block documents (``plait.blocks``), the cache index (``plait.engine.persistence``)
 and the run queries behind ``plait.client``. ``get_backend()`` opens the one the settings
-choose: today the run store (SQLite in ``PLAIT_HOME``, or PostgreSQL by
-``PLAIT_DATABASE_URL``, in ``plait.store.backend``). A backend over the API server is added
-here, the way httpx adds a transport, and nothing else changes.
+choose: the run store (SQLite in ``PLAIT_HOME``, or PostgreSQL by ``PLAIT_DATABASE_URL``, in
+``plait.store.backend``), or in client mode (``PLAIT_API_URL``) the API server
+(``plait.backend.http``); nothing else knows which.
 
 May import: ``plait.journal``, ``plait.runs``, ``plait.settings``, ``plait.encryption``, and
 ``plait.store`` (only to open the store backend). Imported by the engine, ``plait.blocks``,
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from plait.backend.cache import CacheIndex
     from plait.backend.documents import BlockDocuments
     from plait.backend.runs import RunQueries
+    from plait.journal.process import ProcessIdentity
+    from plait.journal.shipping import Batch, ShippingRecorder
     from plait.journal.spool import Replayed
     from plait.settings import Settings
 
@@ -38,8 +40,10 @@ class Backend(ABC):
     def describe(self) -> str:
         """Where the state lives, for messages (no password)."""
 
+    settings: Settings
+
     @abstractmethod
-    def open_recorder(self) -> Recorder:
+    def open_recorder(self) -> ShippingRecorder:
         """A recorder that saves the journal's events here, in the background."""
 
     @abstractmethod
@@ -59,9 +63,26 @@ class Backend(ABC):
         """The server's API keys."""
 
     @abstractmethod
+    def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
+        """Save a batch of events another process recorded (the server's ``POST
+        /api/events``), once: False if the batch, by its id, was saved before."""
+
+    @abstractmethod
+    def heartbeat(self, flow_run_ids: list[str]) -> None:
+        """Renew these flow runs' heartbeat (their process is alive and reporting)."""
+
     def replay_spool(self) -> Replayed:
         """Save here the events processes kept in the spool (``$PLAIT_HOME/spool``) because
         they could not save them here when they ran."""
+        from plait.journal.spool import Spool
+
+        recorder = self.open_recorder()
+        try:
+            replayed = recorder.replay_spool()
+        finally:
+            recorder.close()
+        replayed.left = Spool(self.settings.home / "spool").segment_count()
+        return replayed
 
     @abstractmethod
     def upgrade(self) -> tuple[str | None, str]:
@@ -78,20 +99,33 @@ class Backend(ABC):
 
 
 def open_backend(settings: Settings, database_url: str | None = None) -> Backend:
-    """The backend ``settings`` choose (or the run store at ``database_url``)."""
+    """The backend ``settings`` choose: the API server at ``api_url`` if set, else the run
+    store (or the run store at ``database_url``)."""
+    if database_url is None and settings.api_url is not None:
+        from plait.backend.http import HttpBackend
+
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        return HttpBackend(settings.api_url, key, settings)
+    return open_store_backend(settings, database_url)
+
+
+def open_store_backend(settings: Settings, database_url: str | None = None) -> Backend:
+    """The run store ``settings`` name, even in client mode: what the server serves, and what
+    ``plait db`` and the API keys manage on the server's host."""
     from plait.store.backend import StoreBackend
 
     return StoreBackend(database_url or settings.resolved_database_url(), settings)
 
 
-_backends: dict[tuple[str | None, str | None], Backend] = {}
+_backends: dict[tuple[str | None, ...], Backend] = {}
 _lock = threading.Lock()
+_CONFIGURATION = ("PLAIT_HOME", "PLAIT_DATABASE_URL", "PLAIT_API_URL", "PLAIT_API_KEY")
 
 
 def get_backend() -> Backend:
     """The configured backend, opened once per configuration per process: this is asked
     for on every cached task run, and reading the settings is not free."""
-    configuration = (os.environ.get("PLAIT_HOME"), os.environ.get("PLAIT_DATABASE_URL"))
+    configuration = tuple(map(os.environ.get, _CONFIGURATION))
     backend = _backends.get(configuration)
     if backend is None:
         from plait.settings import load_settings

@@ -5,13 +5,16 @@ from __future__ import annotations
 import ipaddress
 import signal
 import socket
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from plait.backend.api_keys import Scope
 from plait.cli.render import Output, OutputOption, console, format_time, print_json, print_table
 from plait.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from plait.backend import Backend
 
 app = typer.Typer(help="Run the API server, and manage its API keys.", no_args_is_help=True)
 api_key = typer.Typer(help="API keys: who may use the server, and for what.", no_args_is_help=True)
@@ -45,6 +48,14 @@ def listen(host: str, port: int) -> socket.socket:
     return listener
 
 
+def _store() -> Backend:
+    """The run store the server serves (in client mode too: it is the server's)."""
+    from plait.backend import open_store_backend
+    from plait.settings import load_settings
+
+    return open_store_backend(load_settings())
+
+
 @app.command("start")
 def start(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
@@ -57,10 +68,9 @@ def start(
     which let in-flight requests finish. Once an API key exists, every request needs one."""
     import uvicorn
 
-    from plait.backend import get_backend
     from plait.server import create_app
 
-    backend = get_backend()
+    backend = _store()
     backend.upgrade()
     keyed = backend.api_keys().any_created()
     if not (is_loopback(host) or keyed or insecure):
@@ -97,9 +107,7 @@ def create_key(
     scope: Annotated[Scope, typer.Option(help="read, write (includes read) or admin.")],
 ) -> None:
     """Create an API key. It is shown once: the store keeps only a slow hash of it."""
-    from plait.backend import get_backend
-
-    record, token = get_backend().api_keys().create(name, scope)
+    record, token = _store().api_keys().create(name, scope)
     console.print(f"API key {record.name!r} ({record.scope}) created. It is shown only now:")
     console.print(token, soft_wrap=True, markup=False)
     console.print("Send it as: Authorization: Bearer <key> (PLAIT_API_KEY for Plait's client).")
@@ -110,9 +118,7 @@ def list_keys(output: OutputOption = Output.TABLE) -> None:
     """Every API key with its scope, and when it was created or revoked (never the key)."""
     from rich.table import Table
 
-    from plait.backend import get_backend
-
-    records = get_backend().api_keys().list()
+    records = _store().api_keys().list()
     if output is Output.JSON:
         print_json({"api_keys": records})
         return
@@ -126,7 +132,5 @@ def list_keys(output: OutputOption = Output.TABLE) -> None:
 @api_key.command("revoke")
 def revoke_key(name: Annotated[str, typer.Argument(help="The key's name.")]) -> None:
     """Revoke an API key: the server refuses it from the next request on."""
-    from plait.backend import get_backend
-
-    record = get_backend().api_keys().revoke(name)
+    record = _store().api_keys().revoke(name)
     console.print(f"API key {record.name!r} revoked at {format_time(record.revoked)}.")

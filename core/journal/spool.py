@@ -67,8 +67,13 @@ def _plain(value: Any) -> str:
     return value.isoformat() if isinstance(value, datetime) else str(value)
 
 
+def dumps(data: Any) -> str:
+    """``data`` holding events' fields (``event_fields``) as compact JSON."""
+    return json.dumps(data, default=_plain, separators=(",", ":"))
+
+
 def _line(data: dict[str, Any]) -> str:
-    return json.dumps(data, default=_plain, separators=(",", ":")) + "\n"
+    return dumps(data) + "\n"
 
 
 def _open_private(path: Path, flags: int) -> int:
@@ -158,10 +163,18 @@ class Spool:
                 file.write(line + "\n")
         return self.rejected
 
-    def open_segment(self, store: str, process: dict[str, Any], episode: int, part: int) -> Segment:
-        """A new, locked segment for events bound for ``store`` (a digest of its URL).
-        Segments of one ``episode`` (a start time in ns) sort by ``part``."""
-        header = {"segment": str(uuid.uuid4()), "store": store, "process": process}
+    def open_segment(
+        self,
+        store: str,
+        process: dict[str, Any],
+        episode: int,
+        part: int,
+        segment_id: str | None = None,
+    ) -> Segment:
+        """A new, locked segment for events bound for ``store`` (a digest of where they
+        go), named ``segment_id`` (default: a new id). Segments of one ``episode`` (a start
+        time in ns) sort by ``part``."""
+        header = {"segment": segment_id or str(uuid.uuid4()), "store": store, "process": process}
         name = f"events-{episode:020d}-{process['pid']:010d}-{part:06d}.jsonl"
         path = self.directory / name
         descriptor = _open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND)

@@ -9,7 +9,7 @@ from plait.backend import Backend, get_backend
 from plait.backend.api_keys import Scope
 from plait.server import errors
 from plait.server.auth import require
-from plait.server.routes import blocks, flow_runs, health
+from plait.server.routes import blocks, events, flow_runs, health, task_runs
 
 API = "/api"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events fits
@@ -30,9 +30,14 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
     app.state.api_keys = app.state.backend.api_keys()  # one, so each key is hashed once
     errors.install(app, max_body_bytes)
     app.include_router(health.router, prefix=API, responses=errors.RESPONSES)
-    for router in (flow_runs.router, blocks.router):
+    for router, scope in (
+        (flow_runs.router, Scope.READ),
+        (task_runs.router, Scope.READ),
+        (blocks.router, Scope.READ),
+        (events.router, Scope.WRITE),
+    ):
         app.include_router(
             router, prefix=API, responses=errors.RESPONSES,
-            dependencies=[Depends(require(Scope.READ))],
+            dependencies=[Depends(require(scope))],
         )  # fmt: skip
     return app

@@ -53,6 +53,7 @@ class Problem(BaseModel):
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "The request body could not be read as JSON."},
     401: {"model": Problem, "description": "An API key is needed, or the one sent is not valid."},
     403: {"model": Problem, "description": "The API key's scope does not cover this."},
     404: {"model": Problem, "description": "No such run (or block)."},
@@ -88,6 +89,9 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
 
 
 async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return problem(400, "The request body is not JSON (or not UTF-8): send a JSON object.",
+                       [{"field": "body", "problem": "not JSON"}])  # fmt: skip
     answer = problem(exc.status_code, str(exc.detail))
     answer.headers.update(exc.headers or {})
     return answer

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from plait.backend import Backend
 from plait.exceptions import StoreError
+from plait.journal.process import ProcessIdentity
+from plait.journal.shipping import Batch
 from plait.journal.spool import Replayed, Spool
 from plait.settings import Settings, load_settings
 from plait.store.database import Database, close_databases, head_revision, open_database
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from plait.store.blocks import SqlBlockDocuments
     from plait.store.cache import SqlCacheIndex
     from plait.store.reads import SqlRunQueries
-    from plait.store.writer import StoreRecorder
+    from plait.store.writer import StoreRecorder, StoreWriter
 
 
 class StoreBackend(Backend):
@@ -35,7 +37,8 @@ class StoreBackend(Backend):
         self.database_url = database_url
         self.settings = settings
         self._cache: SqlCacheIndex | None = None
-        self._cache_lock = threading.Lock()
+        self._writer: StoreWriter | None = None
+        self._lock = threading.Lock()
 
     @property
     def database(self) -> Database:
@@ -62,7 +65,7 @@ class StoreBackend(Backend):
 
     def cache_index(self) -> SqlCacheIndex:
         if self._cache is None:
-            with self._cache_lock:
+            with self._lock:
                 if self._cache is None:
                     from plait.store.cache import SqlCacheIndex
 
@@ -74,6 +77,23 @@ class StoreBackend(Backend):
         from plait.store.reads import SqlRunQueries
 
         return SqlRunQueries(self._readable(), load_settings().heartbeat_timeout_seconds)
+
+    def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
+        return self._event_writer().save_once(batch.id, lambda: [batch.events], process)
+
+    def heartbeat(self, flow_run_ids: list[str]) -> None:
+        if flow_run_ids:
+            self._event_writer().beat(flow_run_ids)
+
+    def _event_writer(self) -> StoreWriter:
+        """One writer for the events other processes send here (its lock orders them)."""
+        if self._writer is None:
+            with self._lock:
+                if self._writer is None:
+                    from plait.store.writer import StoreWriter
+
+                    self._writer = StoreWriter(self.database, Spool(self.settings.home / "spool"))
+        return self._writer
 
     def _readable(self) -> Database:
         """The database, or, if it cannot be opened because its disk is full, a snapshot of
@@ -90,16 +110,8 @@ class StoreBackend(Backend):
             return snapshot
 
     def replay_spool(self) -> Replayed:
-        from plait.store.writer import StoreRecorder
-
         open_database(self.database_url)  # or a StoreError saying why it cannot be opened
-        recorder = StoreRecorder(self.database_url, load_settings())
-        try:
-            replayed = recorder.replay_spool()
-        finally:
-            recorder.close()
-        replayed.left = Spool(self.settings.home / "spool").segment_count()
-        return replayed
+        return super().replay_spool()
 
     def upgrade(self) -> tuple[str | None, str]:
         database = Database(self.database_url)
@@ -112,4 +124,5 @@ class StoreBackend(Backend):
         return head_revision()
 
     def close(self) -> None:
+        self._writer = None
         close_databases()

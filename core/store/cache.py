@@ -20,7 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from plait.backend.cache import CacheIndex
-from plait.store import crashes
+from plait.journal.process import ProcessIdentity
 from plait.store.database import Database
 from plait.store.schema import CacheLockRow, CacheRecordRow
 
@@ -35,7 +35,7 @@ class SqlCacheIndex(CacheIndex):
     def __init__(self, database: Database, stale_after: timedelta) -> None:
         self.database = database
         self.stale_after = stale_after
-        self.process = crashes.ProcessIdentity.current()
+        self.process = ProcessIdentity.current()
         self._local_locks: dict[str, tuple[threading.Lock, int]] = {}
         self._local_guard = threading.Lock()
         self._held: set[str] = set()  # keys whose lock row this process holds
@@ -165,6 +165,6 @@ class SqlCacheIndex(CacheIndex):
         if holder.hostname == self.process.hostname:
             if holder.pid == self.process.pid:
                 return True
-            owner = crashes.ProcessIdentity(holder.hostname, holder.pid, holder.process_started)
+            owner = ProcessIdentity(holder.hostname, holder.pid, holder.process_started)
             return not owner.is_alive()
         return datetime.now(UTC) - holder.acquired > self.stale_after

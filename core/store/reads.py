@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from plait.backend.runs import MAX_PAGE, RunQueries, decode_cursor, encode_cursor
 from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundError
+from plait.journal.process import ProcessIdentity
 from plait.runs import (
     FlowRunRecord,
     LogRecord,
@@ -41,7 +42,7 @@ class SqlRunQueries(RunQueries):
     def __init__(self, database: Database, heartbeat_timeout_seconds: float) -> None:
         self.database = database
         self._heartbeat_timeout = heartbeat_timeout_seconds
-        self._me = crashes.ProcessIdentity.current()
+        self._me = ProcessIdentity.current()
         self._read_only = False  # set once marking crashed runs failed to write
 
     def describe(self) -> str:

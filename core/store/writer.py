@@ -1,14 +1,12 @@
-"""The background writer: drains the journal into the run store, one transaction per batch.
+"""Saving the journal's events in the run store, one transaction per batch: ``StoreWriter``
+writes, ``StoreRecorder`` ships a process's journal to it in the background
+(``plait.journal.shipping``), and the server's event ingestion writes through it too.
 
-``record`` only appends to a queue, so a task run's hot path never waits for the database.
-A daemon thread writes what has queued up every ``writer_interval_seconds`` (sooner when a
-batch is full); ``flush`` writes everything right away and is called when a top-level flow
-run ends and at interpreter exit. A batch that cannot be written stays queued, in order,
-and is retried; a batch whose content the database rejects is split until the rejected
-event stands alone, which is stored reduced or set aside in the spool, so it never blocks
-the events behind it (values are made storable first: ``plait.store.values``). The same
-thread renews the heartbeat of this process's running flow runs and marks the flow runs of
-dead processes as Crashed.
+A batch that cannot be written is retried as it is; a batch whose content the database
+rejects is split until the rejected event stands alone, which is stored reduced or set aside
+in the spool, so it never blocks the events behind it (values are made storable first:
+``plait.store.values``). The recorder's thread also renews the heartbeat of this process's
+running flow runs and marks the flow runs of dead processes as Crashed.
 
 Rows are written with plain SQL and values already in the driver's format, by
 ``executemany`` on a DB-API cursor (``Database.raw_writing``): a task run is four to five
@@ -18,20 +16,18 @@ the embedded store a process that only records runs never imports SQLAlchemy.
 
 from __future__ import annotations
 
-import atexit
-import dataclasses
 import json
 import logging
-import sys
 import threading
-import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from plait.exceptions import StoreError
-from plait.journal import Event, Recorder, RunCreated, RunResumed, StateChanged
-from plait.journal.spool import Replayed, Segment, Spool, new_episode
+from plait.journal import Event, RunCreated, RunResumed, StateChanged
+from plait.journal.process import ProcessIdentity
+from plait.journal.shipping import Batch, Failure, ShippingRecorder
+from plait.journal.spool import Segment, Spool
 from plait.runs import LogRecord
 from plait.settings import Settings
 from plait.states import FINAL_NAMES
@@ -47,7 +43,6 @@ from plait.store.values import (
 )
 
 logger = logging.getLogger("plait.store")
-_CATCH_UP_ROUNDS = 4  # spool segments saved per drain, at most, while a flow keeps spooling
 
 
 # Column order of the rows the writer builds (positional parameters bind fastest).
@@ -106,7 +101,7 @@ class _Batch:
     """One batch of events, turned into rows ready for the driver: runs first seen here are
     inserted with their latest state; runs seen in earlier batches get one UPDATE each."""
 
-    def __init__(self, process: crashes.ProcessIdentity, now: datetime, sqlite: bool) -> None:
+    def __init__(self, process: ProcessIdentity, now: datetime, sqlite: bool) -> None:
         self.process = process
         self.time = _sqlite_time if sqlite else _same
         self.now = self.time(now)
@@ -224,349 +219,94 @@ def _update(run_id: str) -> list[Any]:
     return row
 
 
-class StoreRecorder(Recorder):
-    """A recorder that saves every event in the run store, in the background.
+class StoreWriter:
+    """Writes events into one store database, each call in its own transaction(s). Safe to
+    call from several threads: writes take turns."""
 
-    Events wait in memory, at most ``writer_queue_limit`` of them; past that, or while the
-    store cannot be opened at all, they go to the spool (``plait.journal.spool``) and are
-    saved from there, oldest first, once the store takes writes again: by this process, by
-    the next process that records runs in that store, or by ``plait db replay``.
-    """
-
-    def __init__(self, database_url: str, settings: Settings) -> None:
-        self.database_url = database_url
-        self.settings = settings
-        self.process = crashes.ProcessIdentity.current()
-        self.database: Database | None = None
-        self._statements: dict[str, str] = {}
-        self._batch_size = settings.writer_batch_size
-        self._queue_limit = settings.writer_queue_limit
-        self._queue: deque[Event] = deque()
-        self._drain_lock = threading.Lock()
-        self._wake = threading.Event()
-        self._closed = False
-        self._failing = False
-        self._last_failure = "no failure was reported"
-        self._known_flows: set[str] = set()
-        self._active_flow_runs: set[str] = set()
-        self._spool = Spool(settings.home / "spool")
-        self._store = store_identity(database_url)
-        self._spill_lock = threading.Lock()
-        self._spilling = False
-        self._segments: list[Segment] = []  # this process's, oldest first; the last is open
-        self._episode = self._part = 0  # the current run of segments, and its last part
-        self.replayed = Replayed()
-        self._replay_done = False
-        if not self._open():
-            logger.warning(
-                "%s. This process's runs are kept in the spool at %s and saved when the store "
-                "can be reached: by this process, by the next one that records runs there, or "
-                "by `plait db replay`. Check database_url (PLAIT_DATABASE_URL) if it moved.",
-                self._last_failure, self._spool.directory,
-            )  # fmt: skip
-            self._start_spilling()
-        self._thread = threading.Thread(target=self._run, name="plait-store-writer", daemon=True)
-        self._thread.start()
-        atexit.register(self.close)
-
-    @classmethod
-    def open(cls, settings: Settings) -> StoreRecorder:
-        """A writer for the configured store (migrated on first use)."""
-        return cls(settings.resolved_database_url(), settings)
+    def __init__(self, database: Database, spool: Spool) -> None:
+        self.database = database
+        self.statements = _statements(database.is_sqlite)
+        self.known_flows: set[str] = set()
+        self._spool = spool
+        self._lock = threading.Lock()
 
     def describe(self) -> str:
-        return Database.describe_url(self.database_url)
+        return self.database.describe()
 
-    def _open(self) -> bool:
-        """Open (and migrate) the store; False, with the failure noted, if it cannot be."""
-        try:
-            database = open_database(self.database_url)
-        except StoreError as exc:
-            self._failing, self._last_failure = True, str(exc)
-            return False
-        self._statements = _statements(database.is_sqlite)
-        self.database = database
+    def save_once(
+        self,
+        mark: str,
+        parts: Callable[[], Iterable[list[Event]]],
+        process: ProcessIdentity,
+        saved: Callable[[list[Event]], None] = lambda events: None,
+    ) -> bool:
+        """Save the events ``parts()`` yields (in parts; it is called again if the content
+        must be isolated) in one transaction that also marks ``mark`` saved, so the same
+        events under the same mark are never saved twice. Returns False if they already
+        were; raises what the store raised."""
+        with self._lock:
+            try:
+                with self.database.raw_writing() as cursor:
+                    if not self._mark(cursor, mark):
+                        return False
+                    new_flows: set[str] = set()
+                    for events in parts():
+                        batch = self._batch(events, process)
+                        new_flows |= batch.write(cursor, self.statements, self.known_flows)
+                        saved(events)
+                self.known_flows |= new_flows
+            except Exception as exc:
+                if not self.rejects_content(exc):
+                    raise
+                for events in parts():  # find the event it rejects
+                    failure = self._write_isolating(events, process)
+                    if failure is not None:
+                        raise failure[1] from exc
+                    saved(events)
+                with self.database.raw_writing() as cursor:
+                    self._mark(cursor, mark)
         return True
 
-    # The hot path: the engine calls these for every event.
-
-    def record(self, event: Event) -> None:
-        if self._spilling:
-            self._spill([event])
-            return
-        queue = self._queue
-        queue.append(event)
-        queued = len(queue)
-        if queued == self._batch_size:  # a full batch: wake the writer, once
-            self._wake.set()
-        if queued >= self._queue_limit:
-            self._start_spilling()
-
-    def record_many(self, events: list[Event]) -> None:
-        if self._spilling:
-            self._spill(events)
-            return
-        self._queue.extend(events)
-        queued = len(self._queue)
-        if queued >= self._batch_size:
-            self._wake.set()
-        if queued >= self._queue_limit:
-            self._start_spilling()
-
-    # The spool.
-
-    def _start_spilling(self) -> None:
-        """Send events to a new spool segment from now on, if one can be created (if not,
-        they stay in memory: nothing is dropped)."""
-        with self._spill_lock:
-            if self._spilling:
-                return
-            self._episode, self._part = new_episode(), 0
-            try:
-                self._segments.append(self._new_segment())
-            except OSError as exc:
-                logger.error(
-                    "Cannot keep events in the spool at %s (%s); they are kept in memory.",
-                    self._spool.directory, exc,
-                )  # fmt: skip
-                self._queue_limit = sys.maxsize
-                return
-            self._spilling = True
-        if self.database is not None:
-            logger.warning(
-                "The run store at %s is %d events behind; further events are kept in the spool "
-                "at %s until it catches up (writer_queue_limit).",
-                self.describe(), len(self._queue), self._spool.directory,
-            )  # fmt: skip
-
-    def _new_segment(self, part: int | None = None) -> Segment:
-        """A segment of the current episode: the next part, or ``part``."""
-        if part is None:
-            self._part += 1
-            part = self._part
-        identity = dataclasses.asdict(self.process)
-        return self._spool.open_segment(self._store, identity, self._episode, part)
-
-    def _spill(self, events: list[Event]) -> None:
-        with self._spill_lock:
-            if self._spilling:
-                try:
-                    self._segments[-1].append(events)
-                    return
-                except OSError as exc:  # a full disk: keep them in memory instead
-                    self._report_failure(exc)
-            self._queue.extend(events)
-
-    def _catch_up(self) -> Exception | None:
-        """Save this process's spooled events, oldest segment first; once all are saved and
-        nothing new was spooled, go back to queueing in memory. Returns the failure, if any."""
-        for _ in range(_CATCH_UP_ROUNDS):  # a busy flow keeps spooling: the next drain goes on
-            with self._spill_lock:
-                current = self._segments[-1]
-                if current.count == 0 and len(self._segments) == 1:
-                    current.discard()
-                    self._segments.clear()
-                    self._spilling = False
-                    return None
-                if current.count:
-                    self._segments.append(self._new_segment())
-                closed = self._segments[:-1]
-            for segment in closed:
-                failure = self._replay(segment)
-                if failure is not None:
-                    return failure
-                with self._spill_lock:
-                    self._segments.remove(segment)
-        return None
-
-    def replay_spool(self) -> Replayed:
-        """Save the spooled events that processes no longer running left for this store
-        (they could not reach it, or it was behind when they stopped). Done once when the
-        writer starts; returns what this writer has replayed so far."""
-        with self._drain_lock, self._spool.replaying() as held:
-            if not held or self.database is None:
-                return self.replayed
-            for segment in self._spool.claim_segments(self._store):
-                failure = self._replay(segment)
-                if failure is not None:
-                    segment.close()
-                    raise failure
-        return self.replayed
-
-    def _replay_left_behind(self) -> None:
-        """Replay the spool once, when the store is first open (at the latest, at exit)."""
-        if not self._replay_done:
-            self._replay_done = self._guarded(self.replay_spool)
-
-    def _replay(self, segment: Segment) -> Exception | None:
-        """Save a segment's events, in one transaction that also marks it saved, so a
-        replay cut short (a kill between commit and deleting the file) is never repeated.
-        Returns the failure, if any (the segment is then kept)."""
-        assert self.database is not None
-        process = crashes.ProcessIdentity(**segment.header["process"])
-        try:
-            with self.database.raw_writing() as cursor:
-                if not self._mark_replayed(cursor, segment.id):
-                    segment.discard()
-                    return None
-                new_flows: set[str] = set()
-                for events in segment.events(self._batch_size):
-                    batch = self._batch(events, process)
-                    new_flows |= batch.write(cursor, self._statements, self._known_flows)
-                    self.replayed.add(len(events))
-                    self._note_written(batch, process)
-            self._known_flows |= new_flows
-        except Exception as exc:
-            if not self._rejects_content(exc):
-                return exc
-            for events in segment.events(self._batch_size):  # find the event it rejects
-                failure = self._write_isolating(events, process)
-                if failure is not None:
-                    return failure[1]
-                self.replayed.add(len(events))
-            with self.database.raw_writing() as cursor:
-                self._mark_replayed(cursor, segment.id)
-        self.replayed.segments += 1
-        segment.discard()
-        return None
-
-    def _mark_replayed(self, cursor: Any, segment_id: str) -> bool:
-        """Note in the store that a spool segment is saved; False if it already was."""
-        cursor.execute(self._statements["segment saved"], (segment_id,))
+    def _mark(self, cursor: Any, mark: str) -> bool:
+        """Note in the store that the events under ``mark`` are saved; False if they already
+        were."""
+        cursor.execute(self.statements["segment saved"], (mark,))
         if cursor.fetchone() is not None:
             return False
         now = datetime.now(UTC)
-        assert self.database is not None
         replayed = _sqlite_time(now) if self.database.is_sqlite else now
-        cursor.execute(self._statements["save segment"], (segment_id, replayed))
+        cursor.execute(self.statements["save segment"], (mark, replayed))
         return True
 
-    def _rejects_content(self, exc: BaseException) -> bool:
+    def rejects_content(self, exc: BaseException) -> bool:
         """Whether the database refused what a batch holds (a value it cannot store or
         convert, a broken constraint) rather than failing to write at all (unreachable,
         locked, disk full, a missing table): only the first is isolated; the rest is
         retried as it is."""
-        assert self.database is not None
         dbapi = self.database.dbapi
         return isinstance(exc, dbapi.DataError | dbapi.IntegrityError | ValueError | TypeError)
 
-    # Writing.
-
-    def flush(self) -> None:
-        """Write everything recorded so far, in this thread (or, while the store cannot be
-        reached, hand the spool's events to the operating system). Never raises: a failure
-        is logged and the events are kept for the next attempt."""
-        self._drain()
-        with self._spill_lock:
-            if self._spilling:
-                self._segments[-1].flush()
-
-    def close(self) -> None:
-        """Flush, then stop the writer thread (called at interpreter exit). What could not
-        be saved is left in the spool for a later process."""
-        atexit.unregister(self.close)
-        self._closed = True
-        self._wake.set()
-        self._thread.join(timeout=max(5.0, self.settings.writer_interval_seconds * 4))
-        if self.database is not None:
-            self._replay_left_behind()
-        self._drain()
-        with self._spill_lock:
-            if self._queue:
-                self._spool_queue()
-            kept = sum(segment.count for segment in self._segments)
-            for segment in self._segments:
-                segment.close()
-            self._segments.clear()
-            self._spilling = False
-        if unsaved := len(self._queue) + kept:
-            where = (
-                f" They are kept in the spool at {self._spool.directory} and will be saved by "
-                "the next process that records runs in this store, or by `plait db replay`."
-                if kept
-                else ""
-            )
-            to = f" to the run store at {self.describe()}" if self.database is not None else ""
-            logger.error(
-                "%d recorded events could not be saved%s: %s.%s",
-                unsaved, to, self._last_failure, where,
-            )  # fmt: skip
-
-    def _spool_queue(self) -> None:
-        """Move what is queued in memory to the spool, ahead of this episode's segments."""
-        if not self._spilling:
-            self._episode, self._part = new_episode(), 0
-        try:
-            segment = self._new_segment(part=0)
-            segment.append(list(self._queue))
-        except OSError as exc:
-            self._last_failure += f"; nor could they be kept in the spool ({exc})"
-            return
-        self._queue.clear()
-        self._segments.insert(0, segment)
-
-    def _run(self) -> None:
-        next_beat = 0.0
-        retention_done = self.settings.run_retention_days is None
-        while not self._closed:
-            self._wake.wait(self.settings.writer_interval_seconds)
-            self._wake.clear()
-            if self.database is None and not self._open():
-                continue
-            self._replay_left_behind()
-            self._drain()
-            if time.monotonic() >= next_beat:
-                next_beat = time.monotonic() + self.settings.heartbeat_interval_seconds
-                self._guarded(self.heartbeat)
-            if not retention_done:
-                retention_done = self._guarded(self.apply_retention)
-
-    def _drain(self) -> None:
-        with self._drain_lock:
-            if self.database is None:
-                return
-            failure = self._write_queue()
-            if failure is None and self._segments:
-                failure = self._catch_up()
-            if failure is not None:
-                self._report_failure(failure)
-                return
-            if self._failing:
-                logger.warning("The run store at %s works again.", self.describe())
-                self._failing = False
-
-    def _write_queue(self) -> Exception | None:
-        """Write the queue in batches; on a failure, what is not written goes back to the
-        head of the queue, in order, and the failure is returned."""
-        while self._queue:
-            batch: list[Event] = []
-            try:
-                while len(batch) < self._batch_size:
-                    batch.append(self._queue.popleft())
-            except IndexError:
-                pass
-            failure = self._write_isolating(batch, self.process)
-            if failure is not None:
-                unwritten, exc = failure
-                self._queue.extendleft(reversed(unwritten))
-                return exc
-        return None
+    def write_isolating(
+        self, events: list[Event], process: ProcessIdentity
+    ) -> tuple[list[Event], Exception] | None:
+        """Write ``events`` in order. If the database rejects their content, write them in
+        halves until each rejected event stands alone, then store that one reduced (or set
+        it aside in the spool), so one bad value never blocks the events behind it. Any
+        other failure (the database is unreachable, the disk is full) stops: returns the
+        events not written, in order, and the failure."""
+        with self._lock:
+            return self._write_isolating(events, process)
 
     def _write_isolating(
-        self, batch: list[Event], process: crashes.ProcessIdentity
+        self, events: list[Event], process: ProcessIdentity
     ) -> tuple[list[Event], Exception] | None:
-        """Write ``batch`` in order. If the database rejects its content, write it in halves
-        until each rejected event stands alone, then store that one reduced (or set it
-        aside in the spool), so one bad value never blocks the events behind it. Any other
-        failure (the database is unreachable, the disk is full) stops: returns the events
-        not written, in order, and the failure."""
-        parts = deque([batch])
+        parts = deque([events])
         while parts:
             part = parts.popleft()
             try:
                 self._write(part, process)
             except Exception as exc:
-                if not self._rejects_content(exc):
+                if not self.rejects_content(exc):
                     return [e for p in (part, *parts) for e in p], exc
                 if len(part) > 1:
                     middle = len(part) // 2
@@ -578,7 +318,7 @@ class StoreRecorder(Recorder):
         return None
 
     def _store_rejected(
-        self, event: Event, reason: str, process: crashes.ProcessIdentity
+        self, event: Event, reason: str, process: ProcessIdentity
     ) -> Exception | None:
         """Store ``event``, which the database rejected, in its reduced form; if even that
         is rejected, set it aside in the spool. Either way, say so, naming the run. Returns
@@ -587,7 +327,7 @@ class StoreRecorder(Recorder):
         try:
             self._write([reduced(event, reason)], process)
         except Exception as exc:
-            if not self._rejects_content(exc):
+            if not self.rejects_content(exc):
                 return exc
             path = self._spool.set_aside(event, reason)
             logger.warning(
@@ -601,61 +341,101 @@ class StoreRecorder(Recorder):
         )  # fmt: skip
         return None
 
-    def _batch(self, events: list[Event], process: crashes.ProcessIdentity) -> _Batch:
-        assert self.database is not None
+    def _batch(self, events: list[Event], process: ProcessIdentity) -> _Batch:
         batch = _Batch(process, datetime.now(UTC), self.database.is_sqlite)
         for event in events:
             batch.add(event)
         return batch
 
-    def _write(self, events: list[Event], process: crashes.ProcessIdentity) -> None:
+    def _write(self, events: list[Event], process: ProcessIdentity) -> None:
         batch = self._batch(events, process)
-        assert self.database is not None
         with self.database.raw_writing() as cursor:
-            new_flows = batch.write(cursor, self._statements, self._known_flows)
-        self._known_flows |= new_flows  # only once committed
-        self._note_written(batch, process)
+            new_flows = batch.write(cursor, self.statements, self.known_flows)
+        self.known_flows |= new_flows  # only once committed
 
-    def _note_written(self, batch: _Batch, process: crashes.ProcessIdentity) -> None:
-        """Track this process's running flow runs, whose heartbeat it renews."""
-        if process == self.process:
-            self._active_flow_runs.update(batch.new_runs["flow"])
-            self._active_flow_runs.update(batch.resumed_flow_runs)
-            self._active_flow_runs.difference_update(batch.ended_flow_runs)
+    def beat(self, flow_run_ids: list[str]) -> None:
+        """Renew these flow runs' heartbeat."""
+        now = datetime.now(UTC)
+        beat = _sqlite_time(now) if self.database.is_sqlite else now
+        with self.database.raw_writing() as cursor:
+            cursor.executemany(self.statements["heartbeat"], [(beat, run) for run in flow_run_ids])
 
-    def _report_failure(self, exc: Exception) -> None:
-        self._last_failure = describe_error(exc)
-        if not self._failing:
-            logger.warning(
-                "Could not save runs to the store at %s (%s); %d events are kept and will be "
-                "retried.",
-                self.describe(),
-                describe_error(exc),
-                len(self._queue) + sum(segment.count for segment in self._segments),
-            )
-        self._failing = True
 
-    def _guarded(self, step: Any) -> bool:
+class StoreRecorder(ShippingRecorder):
+    """A recorder that saves every event in the run store, in the background.
+
+    Events wait in memory, at most ``writer_queue_limit`` of them; past that, or while the
+    store cannot be opened at all, they go to the spool (``plait.journal.spool``) and are
+    saved from there, oldest first, once the store takes writes again: by this process, by
+    the next process that records runs in that store, or by ``plait db replay``.
+    """
+
+    logger = logger
+
+    def __init__(self, database_url: str, settings: Settings) -> None:
+        self.database_url = database_url
+        self.writer: StoreWriter | None = None
+        self._retention_done = settings.run_retention_days is None
+        super().__init__(store_identity(database_url), settings, ProcessIdentity.current())
+
+    @classmethod
+    def open(cls, settings: Settings) -> StoreRecorder:
+        """A writer for the configured store (migrated on first use)."""
+        return cls(settings.resolved_database_url(), settings)
+
+    @property
+    def database(self) -> Database | None:
+        return None if self.writer is None else self.writer.database
+
+    def describe(self) -> str:
+        return Database.describe_url(self.database_url)
+
+    def where(self) -> str:
+        return f"the run store at {self.describe()}"
+
+    def moved_hint(self) -> str:
+        return "Check database_url (PLAIT_DATABASE_URL) if it moved."
+
+    def thread_name(self) -> str:
+        return "plait-store-writer"
+
+    def describe_failure(self, exc: BaseException) -> str:
+        return str(exc) if not self._connected else describe_error(exc)
+
+    def connect(self) -> None:
+        self.writer = StoreWriter(open_database(self.database_url), self._spool)
+
+    def deliver(self, batch: Batch, process: ProcessIdentity) -> Failure | None:
+        assert self.writer is not None, "delivering once connected"
+        failure = self.writer.write_isolating(batch.events, process)
+        if failure is None:
+            return None
+        unwritten, exc = failure
+        return [Batch(batch.id, unwritten)], exc
+
+    def deliver_segment(
+        self, segment: Segment, process: ProcessIdentity, delivered: Callable[[list[Event]], None]
+    ) -> Exception | None:
+        assert self.writer is not None, "delivering once connected"
         try:
-            step()
+            self.writer.save_once(
+                segment.id, lambda: segment.events(self._batch_size), process, delivered
+            )
         except Exception as exc:
-            self._report_failure(exc)
-            return False
-        return True
+            return exc
+        return None
 
-    def heartbeat(self) -> None:
+    def beat(self, active_flow_runs: list[str]) -> None:
         """Renew the heartbeat of this process's running flow runs, then mark the flow runs
-        of dead processes as Crashed. The writer thread does this every
-        ``heartbeat_interval_seconds``."""
-        assert self.database is not None, "the store is open when the writer beats"
-        with self._drain_lock:
-            active = list(self._active_flow_runs)
-        if active:
-            now = datetime.now(UTC)
-            beat = _sqlite_time(now) if self.database.is_sqlite else now
-            with self.database.raw_writing() as cursor:
-                cursor.executemany(self._statements["heartbeat"], [(beat, run) for run in active])
-        crashes.sweep(self.database, self.process, self.settings.heartbeat_timeout_seconds)
+        of dead processes as Crashed."""
+        assert self.writer is not None, "the store is open when the writer beats"
+        if active_flow_runs:
+            self.writer.beat(active_flow_runs)
+        crashes.sweep(self.writer.database, self.process, self.settings.heartbeat_timeout_seconds)
+
+    def periodic(self) -> None:
+        if not self._retention_done:
+            self._retention_done = self._guarded(self.apply_retention)
 
     def apply_retention(self) -> int:
         """Delete finished flow runs older than ``run_retention_days`` (if set); the writer
@@ -663,7 +443,7 @@ class StoreRecorder(Recorder):
         days = self.settings.run_retention_days
         if days is None:
             return 0
-        assert self.database is not None, "the store is open when retention is applied"
+        assert self.writer is not None, "the store is open when retention is applied"
         from plait.store import retention
 
-        return retention.delete_flow_runs(self.database, older_than=timedelta(days=days))
+        return retention.delete_flow_runs(self.writer.database, older_than=timedelta(days=days))

@@ -1,6 +1,6 @@
 """Listings that hold up on big runs and that scripts can use: pages with an opaque cursor,
 inspect's summary and collapsed graph, JSON output, and ids and names never cut. Run
-in-process on a real store (SQLite and PostgreSQL)."""
+in-process on a real store (SQLite and PostgreSQL), embedded and through the server."""
 
 from __future__ import annotations
 
@@ -62,10 +62,10 @@ def long_named() -> None:
 
 
 @pytest.fixture
-def big_run(store):
+def big_run(reporting):
     """A flow run of 16 task runs: prepare, 14 mapped squares (2 fail), a count (fails)."""
     mapped(14)
-    (run,) = store.client.read_flow_runs()
+    (run,) = reporting.client.read_flow_runs()
     return run
 
 
@@ -80,11 +80,11 @@ def pages(*args: str, key: str) -> list[list[dict]]:
         after = ["--after", page["next_cursor"]]
 
 
-def test_task_run_ls_pages_through_every_run_once_in_creation_order(big_run, store):
+def test_task_run_ls_pages_through_every_run_once_in_creation_order(big_run, reporting):
     by_page = pages("task-run", "ls", "--flow-run", big_run.id, "--limit", "5", key="task_runs")
     assert [len(page) for page in by_page] == [5, 5, 5, 1]
     listed = [entry["id"] for page in by_page for entry in page]
-    assert listed == [run.id for run in store.client.read_task_runs(big_run.id)]
+    assert listed == [run.id for run in reporting.client.read_task_runs(big_run.id)]
     failed = as_json("task-run", "ls", "--flow-run", big_run.id, "--state", "failed")
     assert sorted(entry["name"] for entry in failed["task_runs"]) == [
         "count-0", "square-11", "square-3",
@@ -109,11 +109,11 @@ def test_a_table_page_says_on_stderr_how_to_get_the_next_one(big_run):
     assert last.stderr == ""
 
 
-def test_flow_run_ls_pages_newest_first_with_its_filters(store):
+def test_flow_run_ls_pages_newest_first_with_its_filters(reporting):
     for _ in range(3):
         long_named()
     mapped(1)
-    newest_first = [run.id for run in store.client.read_flow_runs()]
+    newest_first = [run.id for run in reporting.client.read_flow_runs()]
     by_page = pages("flow-run", "ls", "--limit", "2", key="flow_runs")
     assert [entry["id"] for page in by_page for entry in page] == newest_first
     of_flow = pages("flow-run", "ls", "--flow", LONG_NAME, "--limit", "2", key="flow_runs")
@@ -168,9 +168,9 @@ def test_inspect_graph_collapses_a_map_into_one_line_with_counts(big_run):
     assert count_node["upstream"] == [square_node["id"]]
 
 
-def test_each_map_call_is_its_own_node_of_the_graph(store):
+def test_each_map_call_is_its_own_node_of_the_graph(reporting):
     mapped_twice()
-    (run,) = store.client.read_flow_runs()
+    (run,) = reporting.client.read_flow_runs()
     nodes = as_json("flow-run", "inspect", run.id, "--graph")["nodes"]
     first, prepare_node, second = nodes  # in creation order
     assert (first["task_name"], prepare_node["task_name"], second["task_name"]) == (
@@ -212,13 +212,13 @@ def test_runs_mapped_before_map_calls_had_ids_collapse_by_task(store):
     ]
 
 
-def test_ids_and_names_are_never_cut_however_narrow_the_output(store):
+def test_ids_and_names_are_never_cut_however_narrow_the_output(reporting):
     long_named()
-    (run,) = store.client.read_flow_runs()
+    (run,) = reporting.client.read_flow_runs()
     for args in (("flow-run", "ls"), ("flow-run", "inspect", run.id)):
         result = plait(*args, columns=60)
         assert result.exit_code == 0, result.output
         assert run.id in result.stdout
         assert LONG_NAME in result.stdout
     task_runs = plait("task-run", "ls", "--flow-run", run.id, columns=40)
-    assert store.client.read_task_runs(run.id)[0].id in task_runs.stdout
+    assert reporting.client.read_task_runs(run.id)[0].id in task_runs.stdout

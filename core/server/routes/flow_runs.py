@@ -6,16 +6,28 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from plait.backend.api_keys import Scope
 from plait.backend.runs import MAX_PAGE
-from plait.client import DEFAULT_PAGE, Client
-from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraph, TaskRunRecord
+from plait.client import DEFAULT_PAGE, MAX_AGE, Client
+from plait.runs import (
+    FlowRunRecord,
+    LogRecord,
+    Page,
+    TaskGraph,
+    TaskGraphNode,
+    TaskRunRecord,
+    TaskRunSummary,
+)
+from plait.server.auth import require
 from plait.states import FINAL_TYPES, StateType
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
@@ -27,10 +39,11 @@ def client(request: Request) -> Client:
 
 
 Reader = Annotated[Client, Depends(client)]
+RUN_ID_PATTERN = r"^[0-9A-Fa-f-]+$"
 RunId = Annotated[
     str,
     Path(
-        pattern=r"^[0-9A-Fa-f-]+$",
+        pattern=RUN_ID_PATTERN,
         max_length=36,
         description="A flow run's id, or a unique start of it",
     ),
@@ -56,6 +69,39 @@ def read_flow_runs(
     return reader.list_flow_runs(flow_name=flow, state=state, limit=limit, after=after)
 
 
+Writer = [Depends(require(Scope.WRITE))]
+
+
+class Heartbeat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    flow_run_ids: list[Annotated[str, Field(pattern=RUN_ID_PATTERN, max_length=36)]] = Field(
+        max_length=MAX_PAGE
+    )
+
+
+@router.post("/heartbeat", dependencies=Writer, status_code=204)
+def heartbeat(request: Request, body: Heartbeat) -> None:
+    """These flow runs' process is alive: renew their heartbeat (a flow run on another host
+    with no heartbeat for ``heartbeat_timeout_seconds`` is marked Crashed)."""
+    request.app.state.backend.heartbeat(body.flow_run_ids)
+
+
+class Deleted(BaseModel):
+    deleted: int = Field(description="How many flow runs were deleted, subflow runs included")
+
+
+@router.delete("", dependencies=Writer)
+def delete_flow_runs(
+    reader: Reader,
+    older_than_seconds: Annotated[
+        float, Query(ge=0, le=MAX_AGE.total_seconds(), description="Created this long ago")
+    ],
+) -> Deleted:
+    """Delete finished flow runs created more than ``older_than_seconds`` ago."""
+    return Deleted(deleted=reader.delete_flow_runs(timedelta(seconds=older_than_seconds)))
+
+
 @router.get("/{flow_run_id}")
 def read_flow_run(reader: Reader, flow_run_id: RunId) -> FlowRunRecord:
     """One flow run with its state history."""
@@ -74,10 +120,30 @@ def read_task_runs(
     return reader.list_task_runs(flow_run_id, state=state, limit=limit, after=after)
 
 
+@router.delete("/{flow_run_id}", dependencies=Writer)
+def delete_flow_run(reader: Reader, flow_run_id: RunId) -> Deleted:
+    """Delete one finished flow run and everything recorded about it."""
+    return Deleted(deleted=reader.delete_flow_run(flow_run_id))
+
+
+@router.get("/{flow_run_id}/task_runs/summary")
+def summarize_task_runs(reader: Reader, flow_run_id: RunId, limit: Limit = 10) -> TaskRunSummary:
+    """A flow run's task runs counted by state (``none``: no state yet), and at most
+    ``limit`` of them, the unsuccessful ones first."""
+    return reader.summarize_task_runs(flow_run_id, limit)
+
+
 @router.get("/{flow_run_id}/graph")
 def read_task_graph(reader: Reader, flow_run_id: RunId) -> TaskGraph:
     """A flow run's task graph: its task runs, each with the ids of its upstream runs."""
     return reader.read_task_graph(flow_run_id)
+
+
+@router.get("/{flow_run_id}/graph/nodes")
+def read_collapsed_task_graph(reader: Reader, flow_run_id: RunId) -> list[TaskGraphNode]:
+    """A flow run's task graph with each ``.map`` call's runs as one node, counted by state
+    (``null``: no state yet), in creation order: its size is the flow's shape."""
+    return reader.read_collapsed_task_graph(flow_run_id)
 
 
 @router.get("/{flow_run_id}/logs")

@@ -1,0 +1,119 @@
+"""``POST /api/events``: the journal of a process in client mode, a batch at a time.
+
+A batch is saved once: its id is recorded with its events in one transaction, so a batch
+sent again (a retry after a lost answer, a replay from the sender's spool) is acknowledged
+without being saved twice. Each event is checked here, field by field, before anything is
+saved; a batch with one bad event saves nothing and answers 422 naming it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from starlette.concurrency import run_in_threadpool
+
+from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
+from plait.journal.http import MAX_BATCH_EVENTS
+from plait.journal.process import ProcessIdentity
+from plait.journal.shipping import Batch
+from plait.runs import LogRecord
+from plait.states import StateType
+
+router = APIRouter(prefix="/events", tags=["events"])
+
+_KINDS: dict[str, type] = {
+    kind.__name__: kind for kind in (RunCreated, StateChanged, LogRecord, RunResumed)
+}
+_ADAPTERS = {name: TypeAdapter(kind) for name, kind in _KINDS.items()}
+_FIELDS = {name: set(kind.__dataclass_fields__) for name, kind in _KINDS.items()}
+_STATES = {state.value for state in StateType}
+_ID_FIELDS = ("run_id", "flow_run_id", "task_run_id", "parent_task_run_id", "map_id")
+ID_LIMIT = 36  # run ids are UUID strings
+
+
+class Process(BaseModel):
+    """The process that recorded the events (for crash detection)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    hostname: str = Field(min_length=1, max_length=255)
+    pid: int = Field(ge=0, le=2**31 - 1)
+    started: int | None = Field(default=None, ge=0, le=2**63 - 1)
+
+
+class EventBatch(BaseModel):
+    """Events one process recorded, in order, under one batch id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    batch: UUID = Field(description="Sending the same batch id again saves nothing twice")
+    process: Process
+    events: Annotated[
+        list[dict[str, Any]],
+        Field(
+            max_length=MAX_BATCH_EVENTS,
+            description=(
+                "Journal events: objects with an 'event' field (RunCreated, StateChanged, "
+                "LogRecord or RunResumed) and that event's fields"
+            ),
+        ),
+    ]
+
+
+class Ingested(BaseModel):
+    batch: UUID
+    events: int = Field(description="How many events the batch holds")
+    duplicate: bool = Field(description="The batch had been saved before: nothing was saved")
+
+
+@router.post("")
+async def ingest(request: Request, body: EventBatch) -> Ingested:
+    """Save a batch of journal events, once."""
+    events = [_event(position, fields) for position, fields in enumerate(body.events)]
+    process = ProcessIdentity(**body.process.model_dump())
+    batch = Batch(str(body.batch), events)
+    saved = await run_in_threadpool(request.app.state.backend.ingest, batch, process)
+    return Ingested(batch=body.batch, events=len(events), duplicate=not saved)
+
+
+def _event(position: int, fields: dict[str, Any]) -> Event:
+    """The event ``fields`` describe, or a 422 naming the event and the field."""
+    name = fields.get("event")
+    if name not in _KINDS:
+        known = ", ".join(_KINDS)
+        raise _invalid(position, "event", f"must be one of {known}; got {name!r}")
+    values = {key: value for key, value in fields.items() if key != "event"}
+    if unknown := sorted(values.keys() - _FIELDS[name]):
+        raise _invalid(position, unknown[0], f"is not a field of {name}")
+    if name == "LogRecord" and values.get("id") is not None:
+        raise _invalid(position, "id", "is given by the server; leave it out")
+    try:
+        event = _ADAPTERS[name].validate_python(values)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**error, "loc": _location(position, *error["loc"])} for error in exc.errors()]
+        ) from None
+    for field in _ID_FIELDS:
+        value = getattr(event, field, None)
+        if value is not None and len(value) > ID_LIMIT:
+            raise _invalid(position, field, f"must be at most {ID_LIMIT} characters (a run id)")
+    if isinstance(event, StateChanged) and event.state not in _STATES:
+        raise _invalid(position, "state", f"must be one of {', '.join(sorted(_STATES))}")
+    timestamp: datetime = event.timestamp
+    if timestamp.utcoffset() is None:
+        raise _invalid(position, "timestamp", "needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
+    return event
+
+
+def _location(position: int, *field: Any) -> tuple[Any, ...]:
+    return ("body", "events", position, *field)
+
+
+def _invalid(position: int, field: str, problem: str) -> RequestValidationError:
+    error = {"loc": _location(position, field), "msg": problem, "type": "value_error"}
+    return RequestValidationError([error])

@@ -1,0 +1,24 @@
+"""Task runs across flow runs: their names by id (what a listing of upstream runs shows)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from plait.backend.runs import MAX_PAGE
+from plait.server.routes.flow_runs import RUN_ID_PATTERN, Reader
+
+router = APIRouter(prefix="/task_runs", tags=["task runs"])
+
+
+@router.get("/names")
+def read_task_run_names(
+    reader: Reader,
+    ids: Annotated[
+        list[Annotated[str, Query(pattern=RUN_ID_PATTERN, max_length=36)]],
+        Query(alias="id", max_length=MAX_PAGE, description="Task run ids (repeat id=)"),
+    ],
+) -> dict[str, str]:
+    """The names of these task runs, by id (unknown ids are left out)."""
+    return reader.read_task_run_names(ids)
