@@ -29,6 +29,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+from timing import best
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAIT = str(Path(sys.executable).with_name("plait"))
@@ -65,7 +66,7 @@ def workload(name: str, repeat: int) -> dict:
 
     if name == "plain":
         plain = lambda: [(lambda x: x)(i) for i in range(N_SEQUENTIAL)]  # noqa: E731
-        return {"seconds": _best(plain, repeat)}
+        return {"seconds": best(plain, repeat)}
     if name == "sequential":
 
         @flow
@@ -73,7 +74,7 @@ def workload(name: str, repeat: int) -> dict:
             for i in range(N_SEQUENTIAL):
                 noop(i)
 
-        return {"seconds": _best(sequential, repeat)}
+        return {"seconds": best(sequential, repeat)}
 
     @flow
     def mapped() -> int:
@@ -87,16 +88,6 @@ def workload(name: str, repeat: int) -> dict:
     client = get_client()
     [run] = client.read_flow_runs(limit=1)
     return {"seconds": seconds, "on_server": client.summarize_task_runs(run.id, limit=1).total}
-
-
-def _best(body, repeat: int) -> float:
-    body()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        body()
-        times.append(time.perf_counter() - started)
-    return min(times)
 
 
 def _in_subprocess(name: str, env: dict[str, str], repeat: int) -> dict:

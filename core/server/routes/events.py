@@ -15,7 +15,6 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
-from starlette.concurrency import run_in_threadpool
 
 from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
 from plait.journal.http import MAX_BATCH_EVENTS
@@ -72,12 +71,13 @@ class Ingested(BaseModel):
 
 
 @router.post("")
-async def ingest(request: Request, body: EventBatch) -> Ingested:
-    """Save a batch of journal events, once."""
+def ingest(request: Request, body: EventBatch) -> Ingested:
+    """Save a batch of journal events, once (checked and saved in a worker thread, so a
+    big batch never holds up the server's other requests)."""
     events = [_event(position, fields) for position, fields in enumerate(body.events)]
     process = ProcessIdentity(**body.process.model_dump())
     batch = Batch(str(body.batch), events)
-    saved = await run_in_threadpool(request.app.state.backend.ingest, batch, process)
+    saved = request.app.state.backend.ingest(batch, process)
     return Ingested(batch=body.batch, events=len(events), duplicate=not saved)
 
 
