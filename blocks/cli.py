@@ -372,6 +372,30 @@ def _by_field(stored: StoredVersion) -> dict[str, dict[str, Any]]:
     return fields
 
 
+@app.command("audit")
+def show_audit(full_name: BlockName, output: OutputOption = Output.TABLE) -> None:
+    """Every read of a block's secret values through the server: which API key read which
+    fields of which version, and when."""
+    from plait.backend import get_backend
+
+    slug, name = _parse_name(full_name)
+    documents = get_backend().block_documents()
+    document_id = documents.document_id(slug, name)
+    if document_id is None:
+        raise BlockNotFoundError(f"No saved block {slug}/{name} (see: plait block ls).")
+    reads = documents.audit(document_id)
+    if output is Output.JSON:
+        print_json({"reads": reads})
+        return
+    if not reads:
+        console.print(f"No one has read the secret values of {slug}/{name} through the server.")
+        return
+    table = Table("Read", "API key", "Version", "Fields", box=None)
+    for read in reads:
+        table.add_row(format_time(read.read), read.reader, str(read.version), listing(read.fields))
+    print_table(table, whole=("API key",))
+
+
 @app.command("check")
 def check_block(full_name: BlockName) -> None:
     """Load a block and run its check(): a real round trip that says whether it works.

@@ -9,6 +9,7 @@ encrypted by the backend; a read returns them decrypted.
 from __future__ import annotations
 
 import builtins
+import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -77,6 +78,11 @@ class StoredVersion:
     def describe(self) -> str:
         return f"block {self.full_name!r} (version {self.version})"
 
+    @property
+    def secret_fields(self) -> list[str]:
+        """The secret fields' dotted paths (stored as JSON lists, e.g. ``["headers", "A"]``)."""
+        return sorted(".".join(map(str, json.loads(path))) for path in self.secrets)
+
 
 @dataclass(frozen=True)
 class DocumentSummary:
@@ -87,6 +93,19 @@ class DocumentSummary:
     version: int
     created: datetime
     updated: datetime
+
+
+@dataclass(frozen=True)
+class SecretRead:
+    """One read of a saved block's secret values (the audit trail): who read which fields
+    of which version, and when."""
+
+    document_id: str
+    block: str  # slug/name when it was read
+    version: int
+    reader: str  # the API key's name
+    fields: list[str]  # dotted paths, e.g. ``value`` or ``headers.Authorization``
+    read: datetime
 
 
 class BlockDocuments(ABC):
@@ -134,6 +153,14 @@ class BlockDocuments(ABC):
     def delete(self, slug: str, name: str) -> None:
         """Delete a saved document with all its versions, and the anonymous documents it
         holds. Refused while another saved block uses it."""
+
+    @abstractmethod
+    def record_secret_read(self, stored: StoredVersion, reader: str) -> None:
+        """Note in the audit trail that ``reader`` was handed ``stored``'s secret values."""
+
+    @abstractmethod
+    def audit(self, document_id: str) -> builtins.list[SecretRead]:
+        """Every recorded read of a document's secret values, oldest first."""
 
     @abstractmethod
     def keyring_for_writing(self) -> Keyring:

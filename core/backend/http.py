@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 
     from plait.backend.api_keys import ApiKeys
     from plait.backend.cache import CacheIndex
-    from plait.backend.documents import BlockDocuments
+    from plait.backend.http_blocks import HttpBlockDocuments
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch
     from plait.settings import Settings
@@ -77,14 +77,16 @@ class HttpBackend(Backend):
     def run_queries(self) -> HttpRunQueries:
         return HttpRunQueries(self)
 
-    def block_documents(self) -> BlockDocuments:
-        self._on_the_server("Saved blocks")
+    def block_documents(self) -> HttpBlockDocuments:
+        from plait.backend.http_blocks import HttpBlockDocuments
+
+        return HttpBlockDocuments(self)
 
     def cache_index(self) -> CacheIndex:
-        self._on_the_server("The cache of task results")
+        self.on_the_server("The cache of task results")
 
     def api_keys(self) -> ApiKeys:
-        self._on_the_server("API keys")
+        self.on_the_server("API keys")
 
     def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
         failure = post_batch(self.http, Spool(self.settings.home / "spool"), batch, process)
@@ -96,10 +98,10 @@ class HttpBackend(Backend):
         self.request("POST", "/flow_runs/heartbeat", json={"flow_run_ids": flow_run_ids})
 
     def upgrade(self) -> tuple[str | None, str]:
-        self._on_the_server("Migrating the store", "(the server does it when it starts)")
+        self.on_the_server("Migrating the store", "(the server does it when it starts)")
 
     def reset(self) -> str:
-        self._on_the_server("Resetting the store")
+        self.on_the_server("Resetting the store")
 
     def close(self) -> None:
         with self._lock:
@@ -107,14 +109,21 @@ class HttpBackend(Backend):
                 self._http.close()
                 self._http = None
 
-    def _on_the_server(self, what: str, why: str = "") -> NoReturn:
+    def on_the_server(self, what: str, why: str = "") -> NoReturn:
         raise ConfigError(
             f"{what} is not available through {self.describe()} {why}: run this on the "
             "server's host with PLAIT_API_URL unset, so that it uses the server's store."
         )
 
-    def request(self, method: str, path: str, **arguments: Any) -> Any:
-        """The server's JSON answer to a request, or the error it stands for."""
+    def request(
+        self,
+        method: str,
+        path: str,
+        errors: dict[int, type[PlaitError]] = _ERRORS,
+        **arguments: Any,
+    ) -> Any:
+        """The server's JSON answer to a request, or the error it stands for (``errors``:
+        which error each status means here)."""
         try:
             answer = self.http.request(method, path, **arguments)
         except httpx.HTTPError as exc:
@@ -131,7 +140,7 @@ class HttpBackend(Backend):
         if answer.status_code in (401, 403):
             raise ConfigError(f"{self.describe()} refused the request: {detail} Set api_key "
                               "(PLAIT_API_KEY) to a key whose scope allows it.")  # fmt: skip
-        raise _ERRORS.get(answer.status_code, StoreError)(detail)
+        raise errors.get(answer.status_code, StoreError)(detail)
 
 
 @functools.cache
@@ -141,7 +150,7 @@ def _adapter(kind: Any) -> TypeAdapter[Any]:
     return TypeAdapter(kind)
 
 
-def _parsed(kind: Any, data: Any) -> Any:
+def parsed(kind: Any, data: Any) -> Any:
     """``data`` (JSON from the server) as the record type ``kind``."""
     return _adapter(kind).validate_python(data)
 
@@ -168,16 +177,16 @@ class HttpRunQueries(RunQueries):
         self, flow_name: str | None, state: StateType | None, limit: int, after: str | None
     ) -> Page[FlowRunRecord]:
         page = self._get("/flow_runs", flow=flow_name, state=state, limit=limit, after=after)
-        return _parsed(Page[FlowRunRecord], page)
+        return parsed(Page[FlowRunRecord], page)
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
-        return _parsed(FlowRunRecord, self._get(f"/flow_runs/{_segment(flow_run_id)}"))
+        return parsed(FlowRunRecord, self._get(f"/flow_runs/{_segment(flow_run_id)}"))
 
     def read_task_runs(
         self, flow_run_id: str, state: StateType | None, limit: int, after: str | None
     ) -> Page[TaskRunRecord]:
         path = f"/flow_runs/{_segment(flow_run_id)}/task_runs"
-        return _parsed(Page[TaskRunRecord], self._get(path, state=state, limit=limit, after=after))
+        return parsed(Page[TaskRunRecord], self._get(path, state=state, limit=limit, after=after))
 
     def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
         if not task_run_ids:
@@ -187,14 +196,14 @@ class HttpRunQueries(RunQueries):
     def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:
         path = f"/flow_runs/{_segment(flow_run_id)}/task_runs/summary"
         summary = self._get(path, limit=limit)
-        listed = _parsed(list[TaskRunRecord], summary["listed"])
+        listed = parsed(list[TaskRunRecord], summary["listed"])
         return TaskRunSummary(counts=_with_states(summary["counts"]), listed=listed)
 
     def read_task_graph(self, flow_run_id: str) -> list[TaskGraphNode]:
         nodes = self._get(f"/flow_runs/{_segment(flow_run_id)}/graph/nodes")
         return [
             dataclasses.replace(
-                _parsed(TaskGraphNode, {**node, "counts": {}}),
+                parsed(TaskGraphNode, {**node, "counts": {}}),
                 counts=_with_states(node["counts"]),
             )
             for node in nodes
@@ -202,7 +211,7 @@ class HttpRunQueries(RunQueries):
 
     def read_logs(self, flow_run_id: str, after: int | None) -> list[LogRecord]:
         lines = self._get(f"/flow_runs/{_segment(flow_run_id)}/logs", after=after)
-        return _parsed(list[LogRecord], lines)
+        return parsed(list[LogRecord], lines)
 
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None

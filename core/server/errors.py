@@ -18,7 +18,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from plait.exceptions import (
     AmbiguousRunIdError,
+    BlockError,
     BlockNotFoundError,
+    BlockValidationError,
     ConfigError,
     EncryptionKeyError,
     ParameterError,
@@ -33,10 +35,12 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (RunNotFoundError, 404),
     (AmbiguousRunIdError, 409),
     (BlockNotFoundError, 404),
+    (BlockValidationError, 422),
+    (EncryptionKeyError, 503),  # the server's own key is missing or wrong
+    (BlockError, 409),  # exists already, in use, saved by another at the same moment
     (ParameterError, 422),
     (ConfigError, 422),
     (StoreError, 503),
-    (EncryptionKeyError, 503),  # the server's own key is missing or wrong
 )
 
 
@@ -57,7 +61,10 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     401: {"model": Problem, "description": "An API key is needed, or the one sent is not valid."},
     403: {"model": Problem, "description": "The API key's scope does not cover this."},
     404: {"model": Problem, "description": "No such run (or block)."},
-    409: {"model": Problem, "description": "A run id prefix names more than one run."},
+    409: {
+        "model": Problem,
+        "description": "A run id prefix names more than one run, or a block exists or is in use.",
+    },
     413: {"model": Problem, "description": "The request body is too large."},
     422: {"model": Problem, "description": "A field of the request is not valid."},
     503: {"model": Problem, "description": "The store, or the server's key, is unavailable."},

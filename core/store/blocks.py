@@ -21,6 +21,7 @@ from plait.backend.documents import (
     BlockTypeRecord,
     DocumentSummary,
     NewVersion,
+    SecretRead,
     StoredVersion,
 )
 from plait.encryption import (
@@ -40,12 +41,14 @@ from plait.store.schema import (
     BlockDocumentVersionRow,
     BlockReferenceRow,
     BlockSchemaRow,
+    BlockSecretReadRow,
     BlockTypeRow,
 )
 
 Documents = BlockDocumentRow.__table__
 Versions = BlockDocumentVersionRow.__table__
 References = BlockReferenceRow.__table__
+SecretReads = BlockSecretReadRow.__table__
 
 
 class SqlBlockDocuments(BlockDocuments):
@@ -296,6 +299,33 @@ class SqlBlockDocuments(BlockDocuments):
                     "save them without it."
                 )
             _delete_documents(connection, [document.id])
+
+    def record_secret_read(self, stored: StoredVersion, reader: str) -> None:
+        """Note in the audit trail that ``reader`` was handed ``stored``'s secret values."""
+        with self.database.writing() as connection:
+            connection.execute(
+                SecretReads.insert().values(
+                    id=new_id(), document_id=stored.document_id, block=stored.full_name,
+                    version=stored.version, reader=reader, fields=stored.secret_fields,
+                    read=datetime.now(UTC),
+                )
+            )  # fmt: skip
+
+    def audit(self, document_id: str) -> list[SecretRead]:
+        """Every recorded read of a document's secret values, oldest first."""
+        query = (
+            sa.select(SecretReads)
+            .where(SecretReads.c.document_id == document_id)
+            .order_by(SecretReads.c.read, SecretReads.c.id)
+        )
+        with self.database.reading() as connection:
+            return [
+                SecretRead(
+                    document_id=row.document_id, block=row.block, version=row.version,
+                    reader=row.reader, fields=row.fields, read=row.read,
+                )
+                for row in connection.execute(query)
+            ]  # fmt: skip
 
     def rotate(self, new: Keyring) -> int:
         """Re-encrypt every version's secrets under ``new``'s current key, in one

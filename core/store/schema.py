@@ -210,6 +210,21 @@ class BlockReferenceRow(Base):
     referenced_id: Mapped[str] = mapped_column(ID, index=True)
 
 
+class BlockSecretReadRow(Base):
+    """A read of a saved block's secret values through the server: the audit trail. Kept
+    when the block is deleted."""
+
+    __tablename__ = "block_secret_reads"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    document_id: Mapped[str] = mapped_column(ID, index=True)
+    block: Mapped[str] = mapped_column(String(511))
+    version: Mapped[int] = mapped_column(Integer)
+    reader: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[list[str]] = mapped_column(JSON)
+    read: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CacheRecordRow(Base):
     """A cached result: the result a cache key points to, until it expires."""
 

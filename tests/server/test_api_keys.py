@@ -9,6 +9,7 @@ import json
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI
 from fastapi.testclient import TestClient
+from fixtures.api import create_key
 from typer.testing import CliRunner
 
 from plait.backend import get_backend
@@ -19,16 +20,8 @@ from plait.server.auth import require
 runner = CliRunner()
 
 
-def _create(name: str, scope: str) -> str:
-    """A new key, made as users make it; returns the key the command showed."""
-    result = runner.invoke(app, ["server", "api-key", "create", name, "--scope", scope])
-    assert result.exit_code == 0, result.output
-    [token] = [word for word in result.stdout.split() if word.startswith("plait_")]
-    return token
-
-
 def test_a_key_is_shown_once_and_the_store_keeps_only_its_hash(store):
-    token = _create("ci-reporter", "write")
+    token = create_key("ci-reporter", "write")
     listed = runner.invoke(app, ["server", "api-key", "ls", "--output", "json"])
     assert listed.exit_code == 0, listed.output
     [key] = json.loads(listed.stdout)["api_keys"]
@@ -48,7 +41,7 @@ def test_a_key_is_shown_once_and_the_store_keeps_only_its_hash(store):
 
 def test_once_a_key_exists_every_route_needs_one_and_a_revoked_key_is_refused(api, store):
     assert api.http.get("/flow_runs").status_code == 200  # no key yet: open (this machine only)
-    token = _create("dashboard", "read")
+    token = create_key("dashboard", "read")
     refused = api.http.get("/flow_runs")
     assert refused.status_code == 401
     assert refused.headers["www-authenticate"] == "Bearer"
@@ -78,7 +71,7 @@ def test_a_key_is_let_through_only_where_its_scope_reaches(store):
     def secrets() -> dict[str, bool]:
         return {"shown": True}
 
-    writer, admin = _create("writer", "write"), _create("admin", "admin")
+    writer, admin = create_key("writer", "write"), create_key("admin", "admin")
     with TestClient(guarded) as http:
         denied = http.get("/secrets", headers={"Authorization": f"Bearer {writer}"})
         assert denied.status_code == 403
@@ -88,7 +81,7 @@ def test_a_key_is_let_through_only_where_its_scope_reaches(store):
 
 
 def test_with_a_key_the_server_may_listen_beyond_this_machine(server_process, store):
-    _create("remote", "read")
+    create_key("remote", "read")
     url = server_process.start("--host", "0.0.0.0")
     port = url.split(":")[2].split("/")[0]
     stopped = server_process.stop()
