@@ -33,6 +33,7 @@ from plait.results import write_artifact
 from plait.states import (
     Cached,
     Cancelled,
+    Cancelling,
     Completed,
     Crashed,
     Failed,
@@ -64,6 +65,7 @@ __all__ = [
     "Cached",
     "Cancelled",
     "CancelledRunError",
+    "Cancelling",
     "Completed",
     "Crashed",
     "CrashedRunError",

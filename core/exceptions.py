@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class PlaitError(Exception):
     """Base class of every error Plait raises itself."""
@@ -57,6 +59,16 @@ class RunNotFoundError(PlaitError, LookupError):
 
 class AmbiguousRunIdError(ParameterError, LookupError):
     """An id prefix names more than one recorded run."""
+
+
+class StateRefusedError(PlaitError):
+    """The store's state rules refused a state change of run ``run_id``: ``ruling`` (a
+    ``plait.state_rules.Ruling``) names the rule and the state the run is in."""
+
+    def __init__(self, message: str, run_id: str, ruling: Any) -> None:
+        super().__init__(message)
+        self.run_id = run_id
+        self.ruling = ruling
 
 
 class StoreError(PlaitError):

@@ -14,6 +14,7 @@ class StateType(enum.StrEnum):
     PENDING = "Pending"
     RUNNING = "Running"
     RETRYING = "Retrying"
+    CANCELLING = "Cancelling"  # asked to cancel; ends Cancelled (plait.state_rules)
     COMPLETED = "Completed"
     CACHED = "Cached"
     FAILED = "Failed"
@@ -134,6 +135,9 @@ class State:
     def is_retrying(self) -> bool:
         return self.type is StateType.RETRYING
 
+    def is_cancelling(self) -> bool:
+        return self.type is StateType.CANCELLING
+
     def is_completed(self) -> bool:
         """True for Completed and Cached: the run produced a usable result."""
         return self.type in _SUCCESS_TYPES
@@ -183,6 +187,10 @@ def Running(message: str | None = None) -> State:
 
 def Retrying(message: str | None = None) -> State:
     return State(StateType.RETRYING, message)
+
+
+def Cancelling(message: str | None = None) -> State:
+    return State(StateType.CANCELLING, message)
 
 
 def Completed(data: Any = None, message: str | None = None) -> State:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from plait.journal.shipping import Batch, ShippingRecorder
     from plait.journal.spool import Replayed
     from plait.settings import Settings
+    from plait.state_rules import Ruling
 
 
 class Backend(ABC):
@@ -63,9 +64,12 @@ class Backend(ABC):
         """The server's API keys."""
 
     @abstractmethod
-    def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
+    def ingest(
+        self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]
+    ) -> bool:
         """Save a batch of events another process recorded (the server's ``POST
-        /api/events``), once: False if the batch, by its id, was saved before."""
+        /api/events``), once: False if the batch, by its id, was saved before. The state
+        rules' rulings on its reports are added to ``rulings``."""
 
     @abstractmethod
     def heartbeat(self, flow_run_ids: list[str]) -> None:

@@ -25,11 +25,13 @@ from plait.exceptions import (
     ParameterError,
     PlaitError,
     RunNotFoundError,
+    StateRefusedError,
     StoreError,
 )
 from plait.journal.http import HttpRecorder, open_http, post_batch
 from plait.journal.spool import Spool
 from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraphNode, TaskRunRecord, TaskRunSummary
+from plait.state_rules import Ruling
 from plait.states import StateType
 
 if TYPE_CHECKING:
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from plait.journal.shipping import Batch
     from plait.settings import Settings
 
+_NAMES_PER_REQUEST = 200  # the server's MAX_NAMES: task run ids per request for their names
 _ERRORS: dict[int, type[PlaitError]] = {
     404: RunNotFoundError,
     409: AmbiguousRunIdError,
@@ -88,8 +91,11 @@ class HttpBackend(Backend):
     def api_keys(self) -> ApiKeys:
         self.on_the_server("API keys")
 
-    def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
-        failure = post_batch(self.http, Spool(self.settings.home / "spool"), batch, process)
+    def ingest(
+        self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]
+    ) -> bool:
+        spool = Spool(self.settings.home / "spool")
+        failure = post_batch(self.http, spool, batch, process, rulings)
         if failure is not None:
             raise StoreError(f"Could not send events to {self.describe()}: {failure[1]}")
         return True
@@ -134,9 +140,13 @@ class HttpBackend(Backend):
         if answer.is_success:
             return answer.json() if answer.content else None
         try:
-            detail = str(answer.json()["detail"])
+            body = answer.json()
+            detail = str(body["detail"])
         except (ValueError, KeyError, TypeError):
-            detail = answer.text[:500] or answer.reason_phrase
+            body, detail = {}, answer.text[:500] or answer.reason_phrase
+        if body.get("ruling"):  # a state rule refused it
+            run_id, ruling = Ruling.from_json(body["ruling"])
+            raise StateRefusedError(detail, run_id, ruling)
         if answer.status_code in (401, 403):
             raise ConfigError(f"{self.describe()} refused the request: {detail} Set api_key "
                               "(PLAIT_API_KEY) to a key whose scope allows it.")  # fmt: skip
@@ -189,9 +199,12 @@ class HttpRunQueries(RunQueries):
         return parsed(Page[TaskRunRecord], self._get(path, state=state, limit=limit, after=after))
 
     def read_task_run_names(self, task_run_ids: list[str]) -> dict[str, str]:
-        if not task_run_ids:
-            return {}
-        return self._get("/task_runs/names", id=task_run_ids)
+        names: dict[str, str] = {}
+        for start in range(0, len(task_run_ids), _NAMES_PER_REQUEST):
+            names |= self._get(
+                "/task_runs/names", id=task_run_ids[start : start + _NAMES_PER_REQUEST]
+            )
+        return names
 
     def summarize_task_runs(self, flow_run_id: str, limit: int) -> TaskRunSummary:
         path = f"/flow_runs/{_segment(flow_run_id)}/task_runs/summary"
@@ -225,6 +238,18 @@ class HttpRunQueries(RunQueries):
             "DELETE", "/flow_runs", params={"older_than_seconds": older_than.total_seconds()}
         )
         return answer["deleted"]
+
+    def set_flow_run_state(
+        self, flow_run_id: str, state: StateType, message: str | None
+    ) -> Ruling | None:
+        try:
+            self.backend.request(
+                "POST", f"/flow_runs/{_segment(flow_run_id)}/state",
+                json={"state": state.value, "message": message},
+            )  # fmt: skip
+        except StateRefusedError as refused:
+            return refused.ruling
+        return None
 
 
 def _segment(run_id: str) -> str:

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 
 from plait.exceptions import ParameterError
 from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraphNode, TaskRunRecord, TaskRunSummary
+from plait.state_rules import Ruling
 from plait.states import StateType
 
 _CURSOR_KEY = b"plait-cursor-1"
@@ -28,7 +29,7 @@ MAX_PAGE = 10_000  # the most rows a page may hold: its ids fit in one query's p
 
 
 class RunQueries(ABC):
-    """Reading and deleting recorded runs."""
+    """Reading and deleting recorded runs, and setting a flow run's state."""
 
     @abstractmethod
     def describe(self) -> str:
@@ -74,6 +75,13 @@ class RunQueries(ABC):
     ) -> int:
         """Delete finished flow runs (these ids, or created more than ``older_than`` ago)
         with their subflow runs and everything recorded about them; returns how many."""
+
+    @abstractmethod
+    def set_flow_run_state(
+        self, flow_run_id: str, state: StateType, message: str | None
+    ) -> Ruling | None:
+        """Put the flow run ``flow_run_id`` (full id) in ``state``, as the state rules allow;
+        returns their ruling when they do not (the run stays or goes where it says)."""
 
 
 def encode_cursor(listing: str, created: datetime, run_id: str) -> str:

@@ -33,6 +33,7 @@ STATE_STYLES = {
     StateType.PENDING: "bright_black",
     StateType.RUNNING: "blue",
     StateType.RETRYING: "yellow",
+    StateType.CANCELLING: "yellow",
     StateType.COMPLETED: "green",
     StateType.CACHED: "green",
     StateType.FAILED: "red",

@@ -21,7 +21,7 @@ from typing import Any
 
 from plait.backend import get_backend, open_backend
 from plait.backend.runs import MAX_PAGE, RunQueries
-from plait.exceptions import ParameterError
+from plait.exceptions import ParameterError, StateRefusedError
 from plait.runs import (
     FlowRunRecord,
     LogRecord,
@@ -146,6 +146,21 @@ class Client:
                 "deleted. Wait for it to finish."
             )
         return self.queries.delete_flow_runs(ids=[run.id])
+
+    def set_flow_run_state(
+        self, flow_run_id: str, state: StateType | str, message: str | None = None
+    ) -> FlowRunRecord:
+        """Put a flow run (id or unique prefix) in ``state``, as the store's state rules
+        allow (``plait.state_rules``): e.g. ``Cancelling`` asks a running flow run to end
+        Cancelled. Returns the run as recorded; raises ``StateRefusedError`` naming the rule
+        when they refuse."""
+        wanted = _state_type(state)
+        run = self.read_flow_run(flow_run_id)
+        ruling = self.queries.set_flow_run_state(run.id, wanted, message)
+        if ruling is not None:
+            described = ruling.describe(f"Flow run {run.id} ({run.name!r})")
+            raise StateRefusedError(described, run.id, ruling)
+        return self.read_flow_run(run.id)
 
     def delete_flow_runs(self, older_than: timedelta) -> int:
         """Delete finished flow runs created more than ``older_than`` ago, with everything

@@ -32,7 +32,7 @@ from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.logs import capture_prints, run_logger, setup_logging
 from plait.results import parameter_serializer, persist_by_default_setting
 from plait.runs import new_id
-from plait.states import Failed, Pending, State
+from plait.states import Failed, Pending, State, StateType
 
 if TYPE_CHECKING:
     from plait.flows import Flow
@@ -260,6 +260,7 @@ def call_flow(
             state = conclude(flow, flow_run, Failed(exc.error, str(exc)))
     if _is_top_level(flow_run):
         journal.flush()
+        state = _as_ruled(flow_run, state)
     return flow.deliver(state, return_state)
 
 
@@ -280,7 +281,20 @@ async def call_flow_async(
             state = conclude(flow, flow_run, Failed(exc.error, str(exc)))
     if _is_top_level(flow_run):
         await asyncio.to_thread(journal.flush)
+        state = _as_ruled(flow_run, state)
     return flow.deliver(state, return_state)
+
+
+def _as_ruled(flow_run: FlowRun, state: State) -> State:
+    """The state the store holds for the run, where its rules (``plait.state_rules``) did
+    not take the final state the run reported: a run asked to cancel ends Cancelled, a run
+    marked Crashed stays Crashed. The reported state stays in the run's history."""
+    ruling = journal.ruling(flow_run.id)
+    if ruling is None or ruling.proposed != state.type.value or ruling.state == ruling.proposed:
+        return state
+    held = State(StateType(ruling.state), ruling.describe(f"Flow run {flow_run.name!r}"))
+    flow_run.state = held
+    return held
 
 
 def _persist(flow: Flow, flow_run: FlowRun) -> Callable[[Any], State] | None:

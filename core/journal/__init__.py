@@ -7,8 +7,8 @@ recorder: ``plait.backend`` names how (the run store's background writer, or a
 the first run rather than at ``import plait``. Tests and embedders plug in their own with
 ``set_recorder``.
 
-May import: ``plait.runs``, ``plait.states``. Imported by the engine, ``plait.logs``, the
-store's writer and ``plait.backend``; it imports none of them.
+May import: ``plait.runs``, ``plait.states``, ``plait.state_rules``. Imported by the engine,
+``plait.logs``, the store's writer and ``plait.backend``; it imports none of them.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from contextvars import ContextVar
 
 from plait.journal.events import Event, RunCreated, RunKind, RunResumed, StateChanged
 from plait.journal.recorders import MemoryRecorder, Recorder
+from plait.state_rules import Ruling
 
 
 class _DefaultRecorder(Recorder):
@@ -76,6 +77,12 @@ def record_many(events: list[Event]) -> None:
 def flush() -> None:
     """Make everything recorded so far durable."""
     (_capture.get() or _recorder).flush()
+
+
+def ruling(run_id: str) -> Ruling | None:
+    """The state rules' ruling on run ``run_id``'s last refused report, once delivered (see
+    ``plait.state_rules``): after ``flush``, whether the run is in the state it reported."""
+    return (_capture.get() or _recorder).ruling(run_id)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ from plait.journal.events import Event
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch, Failure, ShippingRecorder
 from plait.journal.spool import Segment, Spool, dumps, event_fields
+from plait.state_rules import Ruling
 
 if TYPE_CHECKING:
     from plait.settings import Settings
@@ -60,10 +61,15 @@ def batch_body(batch: Batch, process: ProcessIdentity) -> bytes:
 
 
 def post_batch(
-    http: httpx.Client, spool: Spool, batch: Batch, process: ProcessIdentity
+    http: httpx.Client,
+    spool: Spool,
+    batch: Batch,
+    process: ProcessIdentity,
+    rulings: list[tuple[str, Ruling]],
 ) -> Failure | None:
     """Deliver ``batch`` to the server; returns what was not delivered. A batch the server
-    refuses as too large or not valid is split (see the module's docstring)."""
+    refuses as too large or not valid is split (see the module's docstring). The server's
+    rulings on its reports (``plait.state_rules``) are added to ``rulings``."""
     try:
         answer = http.post(
             "/events",
@@ -73,6 +79,7 @@ def post_batch(
     except httpx.HTTPError as exc:
         return [batch], exc
     if answer.status_code == 200:
+        rulings += map(Ruling.from_json, answer.json().get("rulings", ()))
         return None
     refusal = ServerAnswerError.of(answer)
     if answer.status_code not in _REFUSED_CONTENT:
@@ -89,7 +96,7 @@ def post_batch(
         for half, events in (("first", batch.events[:middle]), ("second", batch.events[middle:]))
     ]
     for position, half in enumerate(halves):
-        failure = post_batch(http, spool, half, process)
+        failure = post_batch(http, spool, half, process, rulings)
         if failure is not None:
             unsent, exc = failure
             return [*unsent, *halves[position + 1 :]], exc
@@ -129,7 +136,10 @@ class HttpRecorder(ShippingRecorder):
 
     def deliver(self, batch: Batch, process: ProcessIdentity) -> Failure | None:
         assert self._http is not None, "delivering once connected"
-        return post_batch(self._http, self._spool, batch, process)
+        rulings: list[tuple[str, Ruling]] = []
+        failure = post_batch(self._http, self._spool, batch, process, rulings)
+        self.ruled(rulings)
+        return failure
 
     def deliver_segment(
         self, segment: Segment, process: ProcessIdentity, delivered: Callable[[list[Event]], None]
@@ -137,7 +147,9 @@ class HttpRecorder(ShippingRecorder):
         assert self._http is not None, "delivering once connected"
         for part, events in enumerate(segment.events(MAX_BATCH_EVENTS)):
             batch = Batch(segment_batch_id(segment, part), events)
-            failure = post_batch(self._http, self._spool, batch, process)
+            rulings: list[tuple[str, Ruling]] = []
+            failure = post_batch(self._http, self._spool, batch, process, rulings)
+            self.ruled(rulings)
             if failure is not None:
                 return failure[1]
             delivered(events)

@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 
 from plait.journal.events import Event, RunCreated, RunKind, StateChanged
 from plait.runs import FlowRunRecord, LogRecord, StateRecord, TaskRunRecord
+from plait.state_rules import Ruling
 from plait.states import FINAL_TYPES, StateType
 
 
@@ -27,6 +28,12 @@ class Recorder(ABC):
 
     def flush(self) -> None:  # noqa: B027 - optional: in-memory recorders have nothing to flush
         """Make everything recorded so far durable (no-op for in-memory recorders)."""
+
+    def ruling(self, run_id: str) -> Ruling | None:
+        """The state rules' last ruling on a report of run ``run_id`` (``plait.state_rules``)
+        that the destination answered so far; None where nothing was refused (in-memory
+        recorders keep every report as it is)."""
+        return None
 
 
 class MemoryRecorder(Recorder):

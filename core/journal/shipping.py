@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
 from plait.journal.recorders import Recorder
 from plait.journal.spool import Replayed, Segment, Spool, new_episode
+from plait.state_rules import Ruling
 from plait.states import FINAL_NAMES
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class ShippingRecorder(Recorder):
         self._failing = False
         self._last_failure = "no failure was reported"
         self._active_flow_runs: set[str] = set()
+        self._rulings: dict[str, Ruling] = {}  # the last ruling on each run's reports
         self._spool = Spool(settings.home / "spool")
         self._destination = destination
         self._spill_lock = threading.Lock()
@@ -285,6 +287,14 @@ class ShippingRecorder(Recorder):
         return None
 
     # Delivering.
+
+    def ruled(self, rulings: list[tuple[str, Ruling]]) -> None:
+        """Keep the destination's rulings on this process's reports, for ``ruling``."""
+        for run_id, ruling in rulings:
+            self._rulings[run_id] = ruling
+
+    def ruling(self, run_id: str) -> Ruling | None:
+        return self._rulings.get(run_id)
 
     def flush(self) -> None:
         """Deliver everything recorded so far, in this thread (or, while the destination

@@ -26,6 +26,7 @@ from plait.exceptions import (
     ParameterError,
     PlaitError,
     RunNotFoundError,
+    StateRefusedError,
     StoreError,
 )
 
@@ -34,6 +35,7 @@ logger = logging.getLogger("plait.server")
 _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (RunNotFoundError, 404),
     (AmbiguousRunIdError, 409),
+    (StateRefusedError, 409),
     (BlockNotFoundError, 404),
     (BlockValidationError, 422),
     (EncryptionKeyError, 503),  # the server's own key is missing or wrong
@@ -50,10 +52,11 @@ class FieldProblem(BaseModel):
 
 
 class Problem(BaseModel):
-    """What every error answer holds."""
+    """What every error answer holds (``ruling``: only when a state rule refused a change)."""
 
     detail: str
     errors: list[FieldProblem] = []
+    ruling: dict[str, str] | None = None
 
 
 RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -106,6 +109,9 @@ async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
 
 async def _plait(_request: Request, exc: PlaitError) -> JSONResponse:
     status = next((code for kind, code in _STATUS if isinstance(exc, kind)), 400)
+    if isinstance(exc, StateRefusedError):
+        ruled = {"detail": str(exc), "errors": [], "ruling": exc.ruling.to_json(exc.run_id)}
+        return JSONResponse(ruled, status_code=status)
     return problem(status, str(exc))
 
 

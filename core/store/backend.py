@@ -18,6 +18,7 @@ from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
 from plait.journal.spool import Replayed, Spool
 from plait.settings import Settings, load_settings
+from plait.state_rules import Ruling
 from plait.store.database import Database, close_databases, head_revision, open_database
 
 logger = logging.getLogger("plait.store")
@@ -78,8 +79,11 @@ class StoreBackend(Backend):
 
         return SqlRunQueries(self._readable(), load_settings().heartbeat_timeout_seconds)
 
-    def ingest(self, batch: Batch, process: ProcessIdentity) -> bool:
-        return self._event_writer().save_once(batch.id, lambda: [batch.events], process)
+    def ingest(
+        self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]
+    ) -> bool:
+        writer = self._event_writer()
+        return writer.save_once(batch.id, lambda: [batch.events], process, rulings=rulings)
 
     def heartbeat(self, flow_run_ids: list[str]) -> None:
         if flow_run_ids:

@@ -3,8 +3,9 @@
 Each flow run row names the process that runs it (host, pid, and the process's start time,
 which tells a reused pid apart) and carries a heartbeat that the process's writer renews.
 A run left Pending, Running or Retrying is Crashed when its process is gone (same host) or
-its heartbeat is older than ``heartbeat_timeout_seconds`` (any host). The check runs
-whenever the store is read through the client and on every heartbeat of a writer.
+its heartbeat is older than ``heartbeat_timeout_seconds`` (any host); one left Cancelling
+ends Cancelled (``plait.state_rules``). The check runs whenever the store is read through
+the client and on every heartbeat of a writer.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from plait.journal.process import ProcessIdentity
+from plait.state_rules import rule_on
 from plait.store.database import Database
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
 
-ACTIVE_STATES = ("Pending", "Running", "Retrying")
+ACTIVE_STATES = ("Pending", "Running", "Retrying", "Cancelling")
 logger = logging.getLogger("plait.store")
 
 _CANDIDATES = (  # read on every heartbeat, with the driver's SQL (no SQLAlchemy to import)
@@ -94,11 +96,14 @@ def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: dat
     from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow
 
     flow_runs, task_runs = FlowRunRow.__table__, TaskRunRow.__table__
-    message = f"Flow run {row.name!r} crashed: {reason}."
+    ruling = rule_on(row.state_type, "Crashed")  # a run asked to cancel ends Cancelled
+    ended = "Crashed" if ruling is None else ruling.state
+    outcome = "crashed" if ruling is None else f"ended {ended}"
+    message = f"Flow run {row.name!r} {outcome}: {reason}."
     marked = connection.execute(
         flow_runs.update()
         .where(flow_runs.c.id == row.id, flow_runs.c.state_type == row.state_type)
-        .values(state_type="Crashed", state_message=message, end_time=now)
+        .values(state_type=ended, state_message=message, end_time=now)
     )
     if marked.rowcount != 1:  # another reader marked it first, or it just finished
         return False
@@ -107,15 +112,15 @@ def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: dat
             task_runs.c.flow_run_id == row.id, task_runs.c.state_type.in_(ACTIVE_STATES)
         )
     ).scalars().all()  # fmt: skip
-    task_message = f"Its flow run crashed: {reason}."
+    task_message = f"Its flow run {outcome}: {reason}."
     if orphans:
         connection.execute(
             task_runs.update()
             .where(task_runs.c.id.in_(orphans))
-            .values(state_type="Crashed", state_message=task_message, end_time=now)
+            .values(state_type=ended, state_message=task_message, end_time=now)
         )
-    states = [_crashed_state(row.id, message, now)]
-    states += [_crashed_state(task_run_id, task_message, now) for task_run_id in orphans]
+    states = [_ended_state(row.id, message, now, ended)]
+    states += [_ended_state(task_run_id, task_message, now, ended) for task_run_id in orphans]
     connection.execute(sa.insert(RunStateRow), states)
     report = message
     if row.on_crashed:
@@ -136,6 +141,6 @@ def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: dat
     return True
 
 
-def _crashed_state(run_id: str, message: str, now: datetime) -> dict[str, Any]:
-    return {"run_id": run_id, "type": "Crashed", "message": message, "detail": None,
+def _ended_state(run_id: str, message: str, now: datetime, state: str) -> dict[str, Any]:
+    return {"run_id": run_id, "type": state, "message": message, "detail": None,
             "timestamp": now}  # fmt: skip

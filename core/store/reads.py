@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import timedelta
+import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
 
 from plait.backend.runs import MAX_PAGE, RunQueries, decode_cursor, encode_cursor
 from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundError
+from plait.journal.events import StateChanged
 from plait.journal.process import ProcessIdentity
 from plait.runs import (
     FlowRunRecord,
@@ -22,6 +24,7 @@ from plait.runs import (
     TaskRunRecord,
     TaskRunSummary,
 )
+from plait.state_rules import Ruling
 from plait.states import UNSUCCESSFUL_TYPES, StateType
 from plait.store import crashes, retention
 from plait.store.database import Database, describe_error
@@ -177,6 +180,19 @@ class SqlRunQueries(RunQueries):
         self, ids: list[str] | None = None, older_than: timedelta | None = None
     ) -> int:
         return retention.delete_flow_runs(self.database, ids=ids or (), older_than=older_than)
+
+    def set_flow_run_state(
+        self, flow_run_id: str, state: StateType, message: str | None
+    ) -> Ruling | None:
+        from plait.journal.spool import Spool
+        from plait.settings import load_settings
+        from plait.store.writer import StoreWriter
+
+        event = StateChanged("flow", flow_run_id, state.value, datetime.now(UTC), message)
+        writer = StoreWriter(self.database, Spool(load_settings().home / "spool"))
+        rulings: list[tuple[str, Ruling]] = []
+        writer.save_once(str(uuid.uuid4()), lambda: [[event]], self._me, rulings=rulings)
+        return rulings[0][1] if rulings else None
 
     def _resolve(self, connection: Any, flow_run_id: str) -> str:
         """The full id of the one flow run whose id starts with ``flow_run_id``."""

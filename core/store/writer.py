@@ -30,6 +30,7 @@ from plait.journal.shipping import Batch, Failure, ShippingRecorder
 from plait.journal.spool import Segment, Spool
 from plait.runs import LogRecord
 from plait.settings import Settings
+from plait.state_rules import Ruling, rule_on
 from plait.states import FINAL_NAMES
 from plait.store import crashes
 from plait.store.database import Database, describe_error, open_database, store_identity
@@ -88,6 +89,9 @@ def _statements(sqlite: bool) -> dict[str, str]:
     return statements
 
 
+_LOOKUP_CHUNK = 500  # run ids per query for their recorded states
+
+
 def _sqlite_time(moment: datetime) -> float:
     """A timestamp as ``UTCDateTime`` stores it in SQLite: seconds since the epoch."""
     return moment.timestamp()
@@ -113,6 +117,9 @@ class _Batch:
         self.logs: list[tuple[Any, ...]] = []
         self.ended_flow_runs: list[str] = []
         self.resumed_flow_runs: list[str] = []
+        self.stored: dict[str, str | None] = {}  # states of runs recorded by earlier batches
+        self.resuming: set[str] = set()  # runs starting a new attempt: any state may follow
+        self.rulings: list[tuple[str, Ruling]] = []  # (run id, ruling) of refused reports
 
     def add(self, event: Event) -> None:
         if type(event) is StateChanged:
@@ -127,6 +134,7 @@ class _Batch:
             self._created(event)
         elif type(event) is RunResumed:
             self.resumed_flow_runs.append(event.run_id)
+            self.resuming.add(event.run_id)
 
     def _created(self, event: RunCreated) -> None:
         tags = json.dumps(event.tags) if event.tags else "[]"
@@ -151,22 +159,36 @@ class _Batch:
         self.new_runs[event.kind][event.run_id] = row
 
     def _state(self, event: StateChanged) -> None:
+        kind, run_id = event.kind, event.run_id
+        row = self.new_runs[kind].get(run_id) or self.updates[kind].get(run_id)
+        if run_id in self.resuming:
+            current = None
+        else:
+            current = row[STATE] if row is not None else self.stored.get(run_id)
         timestamp = self.time(event.timestamp)
         message = storable_or_none(event.message, TEXT_LIMIT)
         detail = storable_or_none(event.detail, TEXT_LIMIT)
-        self.states.append((event.run_id, event.state, message, detail, timestamp))
-        final = event.state in FINAL_NAMES
-        if final and event.kind == "flow":
-            self.ended_flow_runs.append(event.run_id)
-        row = self.new_runs[event.kind].get(event.run_id)
+        state, result = event.state, event.result
+        ruling = rule_on(current, state)
+        if ruling is not None:  # kept in the history, marked with the rule
+            self.rulings.append((run_id, ruling))
+            refused = f"Not applied: rule {ruling.rule.name}. {ruling.rule.reason}"
+            detail = storable(refused if detail is None else f"{refused}\n\n{detail}", TEXT_LIMIT)
+            self.states.append((run_id, state, message, detail, timestamp))
+            if ruling.state == current:
+                return
+            state, message, detail, result = ruling.state, ruling.rule.reason, None, None
+        self.resuming.discard(run_id)
+        self.states.append((run_id, state, message, detail, timestamp))
+        final = state in FINAL_NAMES
+        if final and kind == "flow":
+            self.ended_flow_runs.append(run_id)
         if row is None:  # recorded in an earlier batch: an UPDATE of what changed
-            row = self.updates[event.kind].get(event.run_id)
-            if row is None:
-                row = self.updates[event.kind][event.run_id] = _update(event.run_id)
-        row[STATE], row[MESSAGE] = event.state, message
-        if event.result is not None:
-            row[RESULT] = json.dumps(event.result)
-        if event.state == "Running":
+            row = self.updates[kind][run_id] = _update(run_id)
+        row[STATE], row[MESSAGE] = state, message
+        if result is not None:
+            row[RESULT] = json.dumps(result)
+        if state == "Running":
             row[RUNS] += 1
             row[START] = row[START] or timestamp
         elif final:
@@ -239,11 +261,14 @@ class StoreWriter:
         parts: Callable[[], Iterable[list[Event]]],
         process: ProcessIdentity,
         saved: Callable[[list[Event]], None] = lambda events: None,
+        rulings: list[tuple[str, Ruling]] | None = None,
     ) -> bool:
         """Save the events ``parts()`` yields (in parts; it is called again if the content
         must be isolated) in one transaction that also marks ``mark`` saved, so the same
         events under the same mark are never saved twice. Returns False if they already
-        were; raises what the store raised."""
+        were; raises what the store raised. The state rules' rulings on the events are
+        added to ``rulings``."""
+        ruled: list[tuple[str, Ruling]] = []
         with self._lock:
             try:
                 with self.database.raw_writing() as cursor:
@@ -251,20 +276,24 @@ class StoreWriter:
                         return False
                     new_flows: set[str] = set()
                     for events in parts():
-                        batch = self._batch(events, process)
+                        batch = self._batch(cursor, events, process)
                         new_flows |= batch.write(cursor, self.statements, self.known_flows)
+                        ruled += batch.rulings
                         saved(events)
                 self.known_flows |= new_flows
             except Exception as exc:
                 if not self.rejects_content(exc):
                     raise
+                ruled.clear()
                 for events in parts():  # find the event it rejects
-                    failure = self._write_isolating(events, process)
+                    failure = self._write_isolating(events, process, ruled)
                     if failure is not None:
                         raise failure[1] from exc
                     saved(events)
                 with self.database.raw_writing() as cursor:
                     self._mark(cursor, mark)
+        if rulings is not None:
+            rulings += ruled
         return True
 
     def _mark(self, cursor: Any, mark: str) -> bool:
@@ -287,24 +316,28 @@ class StoreWriter:
         return isinstance(exc, dbapi.DataError | dbapi.IntegrityError | ValueError | TypeError)
 
     def write_isolating(
-        self, events: list[Event], process: ProcessIdentity
+        self,
+        events: list[Event],
+        process: ProcessIdentity,
+        rulings: list[tuple[str, Ruling]] | None = None,
     ) -> tuple[list[Event], Exception] | None:
         """Write ``events`` in order. If the database rejects their content, write them in
         halves until each rejected event stands alone, then store that one reduced (or set
         it aside in the spool), so one bad value never blocks the events behind it. Any
         other failure (the database is unreachable, the disk is full) stops: returns the
-        events not written, in order, and the failure."""
+        events not written, in order, and the failure. The state rules' rulings on what was
+        written are added to ``rulings``."""
         with self._lock:
-            return self._write_isolating(events, process)
+            return self._write_isolating(events, process, [] if rulings is None else rulings)
 
     def _write_isolating(
-        self, events: list[Event], process: ProcessIdentity
+        self, events: list[Event], process: ProcessIdentity, rulings: list[tuple[str, Ruling]]
     ) -> tuple[list[Event], Exception] | None:
         parts = deque([events])
         while parts:
             part = parts.popleft()
             try:
-                self._write(part, process)
+                self._write(part, process, rulings)
             except Exception as exc:
                 if not self.rejects_content(exc):
                     return [e for p in (part, *parts) for e in p], exc
@@ -312,20 +345,24 @@ class StoreWriter:
                     middle = len(part) // 2
                     parts.extendleft((part[middle:], part[:middle]))
                     continue
-                failure = self._store_rejected(part[0], describe_error(exc), process)
+                failure = self._store_rejected(part[0], describe_error(exc), process, rulings)
                 if failure is not None:
                     return [part[0], *(e for p in parts for e in p)], failure
         return None
 
     def _store_rejected(
-        self, event: Event, reason: str, process: ProcessIdentity
+        self,
+        event: Event,
+        reason: str,
+        process: ProcessIdentity,
+        rulings: list[tuple[str, Ruling]],
     ) -> Exception | None:
         """Store ``event``, which the database rejected, in its reduced form; if even that
         is rejected, set it aside in the spool. Either way, say so, naming the run. Returns
         a failure to write at all."""
         run = _run_of(event)
         try:
-            self._write([reduced(event, reason)], process)
+            self._write([reduced(event, reason)], process, rulings)
         except Exception as exc:
             if not self.rejects_content(exc):
                 return exc
@@ -341,17 +378,44 @@ class StoreWriter:
         )  # fmt: skip
         return None
 
-    def _batch(self, events: list[Event], process: ProcessIdentity) -> _Batch:
+    def _batch(self, cursor: Any, events: list[Event], process: ProcessIdentity) -> _Batch:
         batch = _Batch(process, datetime.now(UTC), self.database.is_sqlite)
+        batch.stored = self._stored_states(cursor, events)
         for event in events:
             batch.add(event)
         return batch
 
-    def _write(self, events: list[Event], process: ProcessIdentity) -> None:
-        batch = self._batch(events, process)
+    def _stored_states(self, cursor: Any, events: list[Event]) -> dict[str, str | None]:
+        """The recorded state of each run whose state ``events`` change and that earlier
+        batches recorded (locked until the batch commits, on PostgreSQL), for the rules."""
+        created = {event.run_id for event in events if type(event) is RunCreated}
+        wanted: dict[str, set[str]] = {"flow": set(), "task": set()}
+        for event in events:
+            if type(event) is StateChanged and event.run_id not in created:
+                wanted[event.kind].add(event.run_id)
+        stored: dict[str, str | None] = {}
+        for kind, ids in wanted.items():
+            ordered = sorted(ids)  # locked in one order: concurrent writers never deadlock
+            for start in range(0, len(ordered), _LOOKUP_CHUNK):
+                chunk = ordered[start : start + _LOOKUP_CHUNK]
+                cursor.execute(self._states_query(f"{kind}_runs", len(chunk)), chunk)
+                stored.update(cursor.fetchall())
+        return stored
+
+    def _states_query(self, table: str, count: int) -> str:
+        sqlite = self.database.is_sqlite
+        marks = ", ".join(["?" if sqlite else "%s"] * count)
+        lock = "" if sqlite else " FOR UPDATE"
+        return f"SELECT id, state_type FROM {table} WHERE id IN ({marks}){lock}"
+
+    def _write(
+        self, events: list[Event], process: ProcessIdentity, rulings: list[tuple[str, Ruling]]
+    ) -> None:
         with self.database.raw_writing() as cursor:
+            batch = self._batch(cursor, events, process)
             new_flows = batch.write(cursor, self.statements, self.known_flows)
         self.known_flows |= new_flows  # only once committed
+        rulings += batch.rulings
 
     def beat(self, flow_run_ids: list[str]) -> None:
         """Renew these flow runs' heartbeat."""
@@ -407,7 +471,9 @@ class StoreRecorder(ShippingRecorder):
 
     def deliver(self, batch: Batch, process: ProcessIdentity) -> Failure | None:
         assert self.writer is not None, "delivering once connected"
-        failure = self.writer.write_isolating(batch.events, process)
+        rulings: list[tuple[str, Ruling]] = []
+        failure = self.writer.write_isolating(batch.events, process, rulings)
+        self.ruled(rulings)
         if failure is None:
             return None
         unwritten, exc = failure
@@ -418,9 +484,11 @@ class StoreRecorder(ShippingRecorder):
     ) -> Exception | None:
         assert self.writer is not None, "delivering once connected"
         try:
+            rulings: list[tuple[str, Ruling]] = []
             self.writer.save_once(
-                segment.id, lambda: segment.events(self._batch_size), process, delivered
+                segment.id, lambda: segment.events(self._batch_size), process, delivered, rulings
             )
+            self.ruled(rulings)
         except Exception as exc:
             return exc
         return None

@@ -134,6 +134,7 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
         ],
         ("block", "delete"): [[], ["nope"], ["secret/missing", "--yes"]],
         ("block", "history"): [[], ["secret/missing"], ["secret/missing", "-o", "yaml"]],
+        ("block", "audit"): [[], ["secret/missing"], ["nameonly"], ["secret/x", "-o", "yaml"]],
         ("block", "check"): [[], ["secret/missing"]],
         ("block", "rotate-key"): [["extra"]],
         ("example", "hello"): [["ada", "bob"], ["--bogus"]],  # the tests' example plugin

@@ -10,6 +10,7 @@ from plait import (
     Cached,
     Cancelled,
     CancelledRunError,
+    Cancelling,
     Completed,
     Crashed,
     CrashedRunError,
@@ -28,7 +29,8 @@ from plait import (
 def test_every_state_type_has_a_constructor_with_timestamp_and_message():
     before = datetime.now(UTC)
     states = [
-        Scheduled("s"), Pending("p"), Running("r"), Retrying("re"), Completed(1, "c"),
+        Scheduled("s"), Pending("p"), Running("r"), Retrying("re"), Cancelling("cg"),
+        Completed(1, "c"),
         Cached(1, "ca"), Failed(ValueError(), "f"), TimedOut(None, "t"), Crashed(None, "cr"),
         Cancelled(None, "x"), Skipped("sk"),
     ]  # fmt: skip

@@ -179,6 +179,31 @@ def test_a_killed_process_leaves_a_run_that_is_marked_crashed_when_read(tmp_path
     assert client.read_flow_runs(state="Running") == []
 
 
+def test_a_run_asked_to_cancel_whose_process_is_killed_ends_cancelled(tmp_path, store_url):
+    child = _spawn(
+        tmp_path,
+        """
+        @flow
+        def stopped() -> None:
+            step(1)
+            block()
+
+        stopped()
+        """,
+    )
+    flow_run_id = _wait_ready(child)
+    client = get_client()
+    assert client.set_flow_run_state(flow_run_id, "Cancelling").state is StateType.CANCELLING
+    child.kill()  # as a worker enforcing the cancellation would
+    child.communicate(timeout=60)
+
+    run = client.read_flow_run(flow_run_id)
+    assert run.state is StateType.CANCELLED, run.state_message
+    assert [s.type for s in run.states][-2:] == [StateType.CANCELLING, StateType.CANCELLED]
+    states = {t.name: t.state for t in client.read_task_runs(flow_run_id)}
+    assert states == {"step-0": StateType.COMPLETED, "block-0": StateType.CANCELLED}
+
+
 def test_a_run_killed_before_the_writer_ever_ran_is_still_found_and_crashed(tmp_path, store_url):
     child = _spawn(
         tmp_path,

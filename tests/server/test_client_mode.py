@@ -127,8 +127,8 @@ def test_a_batch_whose_answer_was_lost_is_retried_under_its_id(api, store):
     memory = _recorded(3)
     batch = Batch(str(uuid.uuid4()), memory.events)
     spool = Spool(load_settings().home / "spool")
-    assert post_batch(api.http, spool, batch, ProcessIdentity.current()) is None
-    assert post_batch(api.http, spool, batch, ProcessIdentity.current()) is None
+    assert post_batch(api.http, spool, batch, ProcessIdentity.current(), []) is None
+    assert post_batch(api.http, spool, batch, ProcessIdentity.current(), []) is None
     _assert_on_the_server_once(memory, store.client)
 
 
@@ -198,7 +198,7 @@ def test_a_batch_of_events_the_server_refuses_is_split_until_the_bad_one_stands_
     bad = StateChanged("task", "y" * 40, "Running", datetime.now(UTC))  # too long an id
     spool = Spool(load_settings().home / "spool")
     batch = Batch(str(uuid.uuid4()), [*memory.events[:5], bad, *memory.events[5:]])
-    assert post_batch(api.http, spool, batch, ProcessIdentity.current()) is None
+    assert post_batch(api.http, spool, batch, ProcessIdentity.current(), []) is None
     _assert_on_the_server_once(memory, store.client)
     [set_aside] = spool.rejected.read_text().splitlines()
     assert json.loads(set_aside)["record"]["run_id"] == "y" * 40

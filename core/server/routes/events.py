@@ -21,6 +21,7 @@ from plait.journal.http import MAX_BATCH_EVENTS
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
 from plait.runs import LogRecord
+from plait.state_rules import Ruling
 from plait.states import StateType
 
 router = APIRouter(prefix="/events", tags=["events"])
@@ -64,10 +65,22 @@ class EventBatch(BaseModel):
     ]
 
 
+class RulingAnswer(BaseModel):
+    """A reported state the state rules did not take as it is (``plait.state_rules``)."""
+
+    run_id: str
+    rule: str = Field(description="The rule's name, e.g. final-is-final")
+    proposed: str = Field(description="The state the run reported")
+    state: str = Field(description="The state the run is in")
+
+
 class Ingested(BaseModel):
     batch: UUID
     events: int = Field(description="How many events the batch holds")
     duplicate: bool = Field(description="The batch had been saved before: nothing was saved")
+    rulings: list[RulingAnswer] = Field(
+        default=[], description="Reports kept in the runs' history but not applied as they are"
+    )
 
 
 @router.post("")
@@ -77,8 +90,12 @@ def ingest(request: Request, body: EventBatch) -> Ingested:
     events = [_event(position, fields) for position, fields in enumerate(body.events)]
     process = ProcessIdentity(**body.process.model_dump())
     batch = Batch(str(body.batch), events)
-    saved = request.app.state.backend.ingest(batch, process)
-    return Ingested(batch=body.batch, events=len(events), duplicate=not saved)
+    rulings: list[tuple[str, Ruling]] = []
+    saved = request.app.state.backend.ingest(batch, process, rulings)
+    return Ingested(
+        batch=body.batch, events=len(events), duplicate=not saved,
+        rulings=[RulingAnswer(**ruling.to_json(run_id)) for run_id, ruling in rulings],
+    )  # fmt: skip
 
 
 def _event(position: int, fields: dict[str, Any]) -> Event:

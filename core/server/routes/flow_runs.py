@@ -27,6 +27,7 @@ from plait.runs import (
     TaskRunRecord,
     TaskRunSummary,
 )
+from plait.server import errors
 from plait.server.auth import require
 from plait.states import FINAL_TYPES, StateType
 
@@ -85,6 +86,24 @@ def heartbeat(request: Request, body: Heartbeat) -> None:
     """These flow runs' process is alive: renew their heartbeat (a flow run on another host
     with no heartbeat for ``heartbeat_timeout_seconds`` is marked Crashed)."""
     request.app.state.backend.heartbeat(body.flow_run_ids)
+
+
+class NewState(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    state: StateType
+    message: str | None = Field(None, max_length=10_000)
+
+
+@router.post(
+    "/{flow_run_id}/state",
+    dependencies=Writer,
+    responses={409: {"model": errors.Problem, "description": "A state rule refuses it"}},
+)
+def set_flow_run_state(reader: Reader, flow_run_id: RunId, body: NewState) -> FlowRunRecord:
+    """Put a flow run in a state, as the state rules allow (``Cancelling`` asks a running
+    flow run to end Cancelled). A refused change answers 409 naming the rule (``ruling``)."""
+    return reader.set_flow_run_state(flow_run_id, body.state, body.message)
 
 
 class Deleted(BaseModel):
