@@ -12,6 +12,7 @@ def pipeline(n: int) -> int:
 """
 
 from plait.context import get_run_context
+from plait.engine.limits import concurrency
 from plait.engine.mapping import unmapped
 from plait.engine.observed import ObservedTaskRun
 from plait.exceptions import (
@@ -96,6 +97,7 @@ __all__ = [
     "UpstreamFailedError",
     "__version__",
     "as_completed",
+    "concurrency",
     "flow",
     "get_run_context",
     "get_run_logger",

@@ -92,6 +92,13 @@ class Settings:
             "A running flow run on another host with no heartbeat for this long is marked Crashed."
         ),
     )
+    concurrency_lease_seconds: PositiveFloat = dataclasses.field(
+        default=60,
+        metadata=about(
+            "How long a concurrency slot stays taken by a process that stopped renewing it "
+            "(it renews every third of this while it runs)."
+        ),
+    )
     run_retention_days: PositiveInt | None = dataclasses.field(
         default=None,
         metadata=about("Delete finished flow runs older than this many days (unset: keep all)."),

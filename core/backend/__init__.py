@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from plait.backend.api_keys import ApiKeys
     from plait.backend.cache import CacheIndex
     from plait.backend.documents import BlockDocuments
+    from plait.backend.limits import ConcurrencyLimits
     from plait.backend.runs import RunQueries
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch, ShippingRecorder
@@ -62,6 +63,10 @@ class Backend(ABC):
     @abstractmethod
     def api_keys(self) -> ApiKeys:
         """The server's API keys."""
+
+    @abstractmethod
+    def concurrency_limits(self) -> ConcurrencyLimits:
+        """The concurrency limits shared by every process, and their leases."""
 
     @abstractmethod
     def ingest(

@@ -38,8 +38,9 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
     from plait.backend.api_keys import ApiKeys
-    from plait.backend.cache import CacheIndex
     from plait.backend.http_blocks import HttpBlockDocuments
+    from plait.backend.http_cache import HttpCacheIndex
+    from plait.backend.http_limits import HttpConcurrencyLimits
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch
     from plait.settings import Settings
@@ -61,6 +62,7 @@ class HttpBackend(Backend):
         self.api_key = api_key
         self.settings = settings
         self._http: httpx.Client | None = None
+        self._cache: HttpCacheIndex | None = None  # one per process: its locks are shared
         self._lock = threading.Lock()
 
     @property
@@ -85,8 +87,19 @@ class HttpBackend(Backend):
 
         return HttpBlockDocuments(self)
 
-    def cache_index(self) -> CacheIndex:
-        self.on_the_server("The cache of task results")
+    def concurrency_limits(self) -> HttpConcurrencyLimits:
+        from plait.backend.http_limits import HttpConcurrencyLimits
+
+        return HttpConcurrencyLimits(self)
+
+    def cache_index(self) -> HttpCacheIndex:
+        if self._cache is None:
+            with self._lock:
+                if self._cache is None:
+                    from plait.backend.http_cache import HttpCacheIndex
+
+                    self._cache = HttpCacheIndex(self)
+        return self._cache
 
     def api_keys(self) -> ApiKeys:
         self.on_the_server("API keys")

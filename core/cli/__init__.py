@@ -12,7 +12,7 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 from typer.core import TyperGroup
 
 import plait
-from plait.cli import config, db, flow_runs, plugins, server, task_runs
+from plait.cli import concurrency_limits, config, db, flow_runs, plugins, server, task_runs
 from plait.cli.render import console, err_console
 from plait.exceptions import PlaitError
 from plait.plugins import get_plugins
@@ -54,6 +54,7 @@ app.add_typer(db.app, name="db")
 app.add_typer(config.app, name="config")
 app.add_typer(plugins.app, name="plugins")
 app.add_typer(server.app, name="server")
+app.add_typer(concurrency_limits.app, name="concurrency-limit")
 
 
 @app.callback()

@@ -26,6 +26,7 @@ from plait.engine.lifecycle import (
     drive_async,
     lifecycle,
 )
+from plait.engine.limits import task_slots
 from plait.engine.persistence import Persist, Plan, plan_task, run_planned, run_planned_async
 from plait.engine.runs import MapSlot, TaskRun
 from plait.futures import PlaitFuture, wait_all_async
@@ -110,14 +111,24 @@ def run_task(
     """Run a sync task's lifecycle in this thread and return its final state (or reuse a
     cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
-        body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
-        if plan is UNDECIDED:
-            plan = plan_task(task, task_run, args, kwargs)
-        if plan is None:  # the common case: nothing persisted, nothing cached
-            return drive(lifecycle(task, task_run), body)
-        return run_planned(
-            task, task_run, plan, lambda persist: drive(lifecycle(task, task_run, persist), body)
-        )
+        slots = task_slots(task_run)
+        if slots is None:
+            return _run_task(task, task_run, args, kwargs, plan)
+        with slots:
+            return _run_task(task, task_run, args, kwargs, plan)
+
+
+def _run_task(
+    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, plan: Plan | _Undecided | None
+) -> State:
+    body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
+    if plan is UNDECIDED:
+        plan = plan_task(task, task_run, args, kwargs)
+    if plan is None:  # the common case: nothing persisted, nothing cached
+        return drive(lifecycle(task, task_run), body)
+    return run_planned(
+        task, task_run, plan, lambda persist: drive(lifecycle(task, task_run, persist), body)
+    )
 
 
 async def run_task_async(
@@ -131,14 +142,24 @@ async def run_task_async(
     """Run an async task's lifecycle on the running event loop and return its final state
     (or reuse a cached result without running the body)."""
     with _task_run_scope(task, task_run, log_prints):
-        body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
-        if plan is UNDECIDED:
-            plan = plan_task(task, task_run, args, kwargs)
+        slots = task_slots(task_run)
+        if slots is None:
+            return await _run_task_async(task, task_run, args, kwargs, plan)
+        async with slots:
+            return await _run_task_async(task, task_run, args, kwargs, plan)
 
-        async def run(persist: Persist | None) -> State:
-            return await drive_async(lifecycle(task, task_run, persist), body)
 
-        return await run_planned_async(task, task_run, plan, run)
+async def _run_task_async(
+    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, plan: Plan | _Undecided | None
+) -> State:
+    body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
+    if plan is UNDECIDED:
+        plan = plan_task(task, task_run, args, kwargs)
+
+    async def run(persist: Persist | None) -> State:
+        return await drive_async(lifecycle(task, task_run, persist), body)
+
+    return await run_planned_async(task, task_run, plan, run)
 
 
 def run_anywhere(

@@ -9,7 +9,15 @@ from plait.backend import Backend, get_backend
 from plait.backend.api_keys import Scope
 from plait.server import errors
 from plait.server.auth import require
-from plait.server.routes import blocks, events, flow_runs, health, task_runs
+from plait.server.routes import (
+    blocks,
+    cache,
+    concurrency_limits,
+    events,
+    flow_runs,
+    health,
+    task_runs,
+)
 
 API = "/api"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events fits
@@ -34,6 +42,8 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
         (flow_runs.router, Scope.READ),
         (task_runs.router, Scope.READ),
         (blocks.router, Scope.READ),
+        (concurrency_limits.router, Scope.READ),
+        (cache.router, Scope.READ),
         (events.router, Scope.WRITE),
     ):
         app.include_router(

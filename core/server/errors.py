@@ -21,6 +21,7 @@ from plait.exceptions import (
     BlockError,
     BlockNotFoundError,
     BlockValidationError,
+    ConcurrencyLimitNotFoundError,
     ConfigError,
     EncryptionKeyError,
     ParameterError,
@@ -37,6 +38,7 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (AmbiguousRunIdError, 409),
     (StateRefusedError, 409),
     (BlockNotFoundError, 404),
+    (ConcurrencyLimitNotFoundError, 404),
     (BlockValidationError, 422),
     (EncryptionKeyError, 503),  # the server's own key is missing or wrong
     (BlockError, 409),  # exists already, in use, saved by another at the same moment

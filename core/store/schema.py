@@ -225,6 +225,30 @@ class BlockSecretReadRow(Base):
     read: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ConcurrencyLimitRow(Base):
+    """A concurrency limit (``plait.backend.limits``): a number of slots shared by every
+    process, named like the task tag it holds."""
+
+    __tablename__ = "concurrency_limits"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ConcurrencyLeaseRow(Base):
+    """Slots of one limit held by a lease until ``expires`` (renewed while its holder
+    lives); a lease on several limits has a row for each."""
+
+    __tablename__ = "concurrency_leases"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    limit_name: Mapped[str] = mapped_column(String(128), primary_key=True, index=True)
+    occupy: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(255))
+    expires: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class CacheRecordRow(Base):
     """A cached result: the result a cache key points to, until it expires."""
 

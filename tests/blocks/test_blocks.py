@@ -96,7 +96,7 @@ def test_secrets_are_masked_in_repr_str_dumps_and_errors():
     assert "password" in str(caught.value)
 
 
-def test_save_load_round_trip_and_overwrite(blocks_through):
+def test_save_load_round_trip_and_overwrite(backend_mode):
     assert credentials().save("prod") == 1
     loaded = ServiceCredentials.load("prod")
     assert loaded == credentials()
@@ -111,7 +111,7 @@ def test_save_load_round_trip_and_overwrite(blocks_through):
     assert "service-credentials/prod" in Block.list()
 
 
-def test_load_by_slug_dispatches_to_the_registered_class(blocks_through):
+def test_load_by_slug_dispatches_to_the_registered_class(backend_mode):
     credentials().save("prod")
     loaded = Block.load("service-credentials/prod")
     assert type(loaded) is ServiceCredentials
@@ -142,7 +142,7 @@ def test_unknown_slug_lists_the_known_types():
     assert "secret" in str(caught.value)
 
 
-def test_asking_for_a_version_that_does_not_exist(blocks_through):
+def test_asking_for_a_version_that_does_not_exist(backend_mode):
     credentials().save("prod")
     with pytest.raises(BlockNotFoundError, match="has no version 4; it has versions 1 to 1"):
         ServiceCredentials.load("prod", version=4)
@@ -174,7 +174,7 @@ def test_blocks_load_inside_flows():
     assert asyncio.run(uses_credentials_async()) == "ada"
 
 
-def test_a_nested_saved_block_is_a_reference(blocks_through):
+def test_a_nested_saved_block_is_a_reference(backend_mode):
     credentials("first-pw").save("prod")
     ServiceBucket(bucket="raw", credentials=ServiceCredentials.load("prod")).save("raw")
     ServiceBucket(bucket="clean", credentials=ServiceCredentials.load("prod")).save("clean")
@@ -187,7 +187,7 @@ def test_a_nested_saved_block_is_a_reference(blocks_through):
     assert ServiceCredentials.load("prod").password.get_secret_value() == "rotated-pw"
 
 
-def test_a_changed_nested_block_must_be_saved_first(blocks_through):
+def test_a_changed_nested_block_must_be_saved_first(backend_mode):
     credentials().save("prod")
     nested = ServiceCredentials.load("prod")
     nested.user = "grace"
@@ -198,7 +198,7 @@ def test_a_changed_nested_block_must_be_saved_first(blocks_through):
     assert ServiceBucket.load("raw").credentials.user == "grace"
 
 
-def test_an_unsaved_nested_block_is_owned_by_its_parent(blocks_through):
+def test_an_unsaved_nested_block_is_owned_by_its_parent(backend_mode):
     from plait.backend import get_backend
 
     ServiceBucket(bucket="raw", credentials=credentials("one-pw")).save("raw")
@@ -213,7 +213,7 @@ def test_an_unsaved_nested_block_is_owned_by_its_parent(blocks_through):
     assert get_backend().block_documents().list(include_anonymous=True) == []
 
 
-def test_deleting_a_block_removes_every_version(blocks_through):
+def test_deleting_a_block_removes_every_version(backend_mode):
     credentials().save("prod")
     credentials().save("prod", overwrite=True)
     ServiceCredentials.delete("prod")
@@ -235,7 +235,7 @@ def _define_settings_block(version: int, field: str, annotation: Any, migrate: A
     return type("EvolvingSettings", (Block,), namespace)
 
 
-def test_a_migration_upgrades_old_documents_on_load(blocks_through):
+def test_a_migration_upgrades_old_documents_on_load(backend_mode):
     v1 = _define_settings_block(1, "hostname", str)
     v1(hostname="db.internal").save("main")
 

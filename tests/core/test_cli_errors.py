@@ -136,6 +136,9 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
         ("block", "history"): [[], ["secret/missing"], ["secret/missing", "-o", "yaml"]],
         ("block", "audit"): [[], ["secret/missing"], ["nameonly"], ["secret/x", "-o", "yaml"]],
         ("block", "check"): [[], ["secret/missing"]],
+        ("concurrency-limit", "create"): [[], ["db"], ["db", "x"], ["bad name", "1"]],
+        ("concurrency-limit", "ls"): [["extra"], ["-o", "yaml"]],
+        ("concurrency-limit", "delete"): [[], ["missing"]],
         ("block", "rotate-key"): [["extra"]],
         ("example", "hello"): [["ada", "bob"], ["--bogus"]],  # the tests' example plugin
     }

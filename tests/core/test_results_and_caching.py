@@ -363,7 +363,7 @@ def test_a_cache_hit_ends_cached_without_running_the_body(store):
     assert store.client.read_result(task_runs[1]) == {"doubled": 42}
 
 
-def test_the_inputs_policy_hits_across_flow_runs(store_url):
+def test_the_inputs_policy_hits_across_flow_runs(backend_mode):
     calls: list[str] = []
 
     @task(cache_policy="inputs")
@@ -397,7 +397,7 @@ def test_the_default_policy_caches_within_a_flow_run_only(store_url):
     assert calls == [1, 1]
 
 
-def test_a_cache_hit_across_processes(tmp_path, store_url, child_env):
+def test_a_cache_hit_across_processes(tmp_path, backend_mode, child_env):
     assert_cache_hit_across_processes(tmp_path, child_env)
 
 
@@ -623,7 +623,7 @@ def test_unhashable_inputs_warn_once_per_task_and_run_uncached(tmp_path, task_wa
     assert "cannot be pickled" in messages[1]
 
 
-def test_identical_submissions_in_threads_compute_once(store_url):
+def test_identical_submissions_in_threads_compute_once(backend_mode):
     calls: list[int] = []
     lock = threading.Lock()
 
@@ -677,7 +677,7 @@ def test_identical_calls_on_the_first_use_of_the_cache_compute_once(tmp_path, mo
     assert executions == [1] * 5
 
 
-def test_identical_runs_in_two_processes_at_once_compute_once(tmp_path, store_url, child_env):
+def test_identical_runs_in_two_processes_at_once_compute_once(tmp_path, backend_mode, child_env):
     open_database()  # the schema exists before they start, as in production
     script = write_script(tmp_path, CACHED_SCRIPT)
     executions = tmp_path / "executions"

@@ -45,6 +45,9 @@ class Process(BaseModel):
     pid: int = Field(ge=0, le=2**31 - 1)
     started: int | None = Field(default=None, ge=0, le=2**63 - 1)
 
+    def identity(self) -> ProcessIdentity:
+        return ProcessIdentity(**self.model_dump())
+
 
 class EventBatch(BaseModel):
     """Events one process recorded, in order, under one batch id."""
@@ -88,7 +91,7 @@ def ingest(request: Request, body: EventBatch) -> Ingested:
     """Save a batch of journal events, once (checked and saved in a worker thread, so a
     big batch never holds up the server's other requests)."""
     events = [_event(position, fields) for position, fields in enumerate(body.events)]
-    process = ProcessIdentity(**body.process.model_dump())
+    process = body.process.identity()
     batch = Batch(str(body.batch), events)
     rulings: list[tuple[str, Ruling]] = []
     saved = request.app.state.backend.ingest(batch, process, rulings)
