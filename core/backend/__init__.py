@@ -80,6 +80,12 @@ class Backend(ABC):
     def heartbeat(self, flow_run_ids: list[str]) -> None:
         """Renew these flow runs' heartbeat (their process is alive and reporting)."""
 
+    @abstractmethod
+    def sweep_crashed(self) -> list[str]:
+        """Mark Crashed the flow runs whose process is gone (the server does this every
+        ``heartbeat_interval_seconds``, so no run stays Running for want of a reader);
+        returns their ids."""
+
     def replay_spool(self) -> Replayed:
         """Save here the events processes kept in the spool (``$PLAIT_HOME/spool``) because
         they could not save them here when they ran."""

@@ -116,6 +116,9 @@ class HttpBackend(Backend):
     def heartbeat(self, flow_run_ids: list[str]) -> None:
         self.request("POST", "/flow_runs/heartbeat", json={"flow_run_ids": flow_run_ids})
 
+    def sweep_crashed(self) -> list[str]:
+        self.on_the_server("Marking crashed runs", "(the server does it every heartbeat)")
+
     def upgrade(self) -> tuple[str | None, str]:
         self.on_the_server("Migrating the store", "(the server does it when it starts)")
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import Depends, FastAPI
+from starlette.concurrency import run_in_threadpool
 
 import plait
 from plait.backend import Backend, get_backend
@@ -19,14 +25,37 @@ from plait.server.routes import (
     task_runs,
 )
 
+logger = logging.getLogger("plait.server")
 API = "/api"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events fits
+
+
+@asynccontextmanager
+async def _sweeping_crashed_runs(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs, mark Crashed every ``heartbeat_interval_seconds`` the flow runs
+    whose process is gone, so none stays Running when no one reads it."""
+    backend: Backend = app.state.backend
+
+    async def sweep() -> None:
+        while True:
+            await asyncio.sleep(backend.settings.heartbeat_interval_seconds)
+            try:
+                await run_in_threadpool(backend.sweep_crashed)
+            except Exception as exc:  # the store is away: the next round tries again
+                logger.warning("Could not look for crashed flow runs: %s", exc)
+
+    sweeper = asyncio.create_task(sweep())
+    try:
+        yield
+    finally:
+        sweeper.cancel()
 
 
 def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The API over ``backend`` (default: the configured one), at ``/api``; OpenAPI at
     ``/api/openapi.json`` and interactive docs at ``/docs``."""
     app = FastAPI(
+        lifespan=_sweeping_crashed_runs,
         title="Plait",
         version=plait.__version__,
         summary="Flow runs, task runs and logs recorded by every process that reports here.",

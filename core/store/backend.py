@@ -95,6 +95,12 @@ class StoreBackend(Backend):
         if flow_run_ids:
             self._event_writer().beat(flow_run_ids)
 
+    def sweep_crashed(self) -> list[str]:
+        from plait.store import crashes
+
+        timeout = self.settings.heartbeat_timeout_seconds
+        return crashes.sweep(self.database, ProcessIdentity.current(), timeout)
+
     def _event_writer(self) -> StoreWriter:
         """One writer for the events other processes send here (its lock orders them)."""
         if self._writer is None:

@@ -88,3 +88,73 @@ def test_with_a_key_the_server_may_listen_beyond_this_machine(server_process, st
     assert stopped.returncode == 0, stopped.stderr
     assert "Warning" not in stopped.stdout + stopped.stderr
     assert port.isdigit()
+
+
+# The scope each route needs: a new route must be added here, with the scope it needs.
+READ_ROUTES = [
+    ("GET", path)
+    for path in (
+        "/flow_runs",
+        "/flow_runs/{id}",
+        "/flow_runs/{id}/task_runs",
+        "/flow_runs/{id}/task_runs/summary",
+        "/flow_runs/{id}/graph",
+        "/flow_runs/{id}/graph/nodes",
+        "/flow_runs/{id}/logs",
+        "/flow_runs/{id}/logs/follow",
+        "/task_runs/names",
+        "/blocks",
+        "/blocks/{id}/{id}",
+        "/blocks/{id}/{id}/history",
+        "/block_documents/{id}",
+        "/block_documents/{id}/children",
+        "/block_types/{id}",
+        "/concurrency_limits",
+        "/cache",
+    )
+]
+WRITE_ROUTES = [
+    ("DELETE", "/flow_runs"),
+    ("POST", "/flow_runs/heartbeat"),
+    ("POST", "/flow_runs/{id}/state"),
+    ("DELETE", "/flow_runs/{id}"),
+    ("POST", "/blocks"),
+    ("DELETE", "/blocks/{id}/{id}"),
+    ("PUT", "/concurrency_limits/{id}"),
+    ("DELETE", "/concurrency_limits/{id}"),
+    ("POST", "/concurrency_limits/leases"),
+    ("POST", "/concurrency_limits/leases/renew"),
+    ("POST", "/concurrency_limits/leases/release"),
+    ("PUT", "/cache"),
+    ("POST", "/cache/lock"),
+    ("POST", "/cache/unlock"),
+    ("POST", "/events"),
+]
+ROUTE_SCOPES = {
+    ("GET", "/health"): None,
+    **dict.fromkeys(READ_ROUTES, "read"),
+    **dict.fromkeys(WRITE_ROUTES, "write"),
+    ("GET", "/blocks/{id}/audit"): "admin",
+}  # fmt: skip
+PLACEHOLDER = "0190a4b4-0000-7000-8000-000000000000"  # fits every path parameter's pattern
+
+
+def test_every_route_refuses_a_key_below_the_scope_it_needs(api, store):
+    import re
+
+    served = {
+        (method.upper(), re.sub(r"\{[^}]+\}", "{id}", path.removeprefix("/api")))
+        for path, operations in api.http.get("/openapi.json").json()["paths"].items()
+        for method in operations
+    }
+    assert served == set(ROUTE_SCOPES), "every route is listed here with its scope"
+    keys = {scope.value: create_key(f"{scope.value}-key", scope.value) for scope in Scope}
+    order = [scope.value for scope in Scope]
+    for (method, path), needed in ROUTE_SCOPES.items():
+        url = path.replace("{id}", PLACEHOLDER)
+        for scope, key in keys.items():
+            answer = api.http.request(method, url, headers={"Authorization": f"Bearer {key}"})
+            weaker = needed is not None and order.index(scope) < order.index(needed)
+            assert (answer.status_code == 403) == weaker, (method, path, scope, answer.text)
+        if needed is not None:
+            assert api.http.request(method, url).status_code == 401, (method, path)

@@ -6,12 +6,23 @@ from __future__ import annotations
 import signal
 import socket
 import subprocess
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import sqlalchemy as sa
 from fixtures.api import PLAIT
 
 from plait import flow, task
+from plait.journal import RunCreated, StateChanged
+from plait.journal.process import ProcessIdentity
+from plait.journal.spool import Spool
+from plait.settings import load_settings
+from plait.store.database import Database
+from plait.store.schema import FlowRunRow
+from plait.store.writer import StoreWriter
 
 
 @task
@@ -76,3 +87,42 @@ def test_a_port_in_use_is_refused_naming_it(recorder):
     assert result.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.stderr
     assert "choose another port (--port)" in result.stderr
+
+
+def test_the_server_marks_a_silent_run_crashed_with_no_one_reading(
+    server_process, store_url, monkeypatch
+):
+    """A flow run whose process on another host stopped sending heartbeats is marked
+    Crashed by the server's own sweep: no client read is needed (reads also sweep, so this
+    looks at the database directly)."""
+    database = Database(store_url)
+    database.upgrade()
+    run_id, now = str(uuid.uuid4()), datetime.now(UTC)
+    elsewhere = ProcessIdentity("elsewhere", 4242, None)
+    writer = StoreWriter(database, Spool(load_settings().home / "spool"))
+    writer.write_isolating(
+        [RunCreated("flow", run_id, "silent", "silent", now),
+         StateChanged("flow", run_id, "Running", now)],
+        elsewhere,
+    )  # fmt: skip
+    flow_runs = FlowRunRow.__table__
+    with database.writing() as connection:
+        connection.execute(
+            flow_runs.update()
+            .where(flow_runs.c.id == run_id)
+            .values(heartbeat=now - timedelta(hours=1))
+        )
+    monkeypatch.setenv("PLAIT_HEARTBEAT_INTERVAL_SECONDS", "0.1")
+    server_process.start()
+
+    deadline = time.monotonic() + 60
+    while True:
+        with database.reading() as connection:
+            state = connection.execute(
+                sa.select(flow_runs.c.state_type).where(flow_runs.c.id == run_id)
+            ).scalar_one()
+        if state == "Crashed" or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # polling the database, with a deadline
+    assert state == "Crashed", server_process.stop().stderr
+    database.dispose()
