@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import socket
 import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -170,7 +171,13 @@ class HttpRecorder(ShippingRecorder):
 
 
 def open_http(api_url: str, api_key: str | None, **options: Any) -> httpx.Client:
-    """An HTTP client for the server at ``api_url``, sending ``api_key`` if given."""
+    """An HTTP client for the server at ``api_url``, sending ``api_key`` if given. Its
+    sockets send at once (TCP_NODELAY): a request goes out as headers then body, and
+    without it the body waits for the server's delayed acknowledgement, 40 ms a request."""
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     timeout = httpx.Timeout(30.0, connect=5.0)
-    return httpx.Client(base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, **options)
+    transport = httpx.HTTPTransport(socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+    return httpx.Client(
+        base_url=api_url.rstrip("/"), headers=headers, timeout=timeout, transport=transport,
+        **options,
+    )  # fmt: skip
