@@ -213,3 +213,16 @@ def test_a_bad_save_is_refused_naming_the_field(api, saved):
     bad_name = api.http.post("/blocks", json={"versions": [{**version, "name": "a/b"}]})
     assert bad_name.status_code == 422
     assert bad_name.json()["errors"][0]["field"] == "versions[0].name"
+    nul = api.http.post(
+        "/blocks", json={"versions": [{**version, "name": "x", "data": {"host": "db\u0000"}}]}
+    )
+    assert nul.status_code == 422
+    [problem] = nul.json()["errors"]
+    assert problem["field"] == "versions[0].data.host"
+    assert "NUL character" in problem["problem"]
+    not_a_path = api.http.post(
+        "/blocks", json={"versions": [{**version, "name": "x", "secrets": {"password": "p"}}]}
+    )
+    assert not_a_path.status_code == 422
+    assert "is not a field path" in not_a_path.text
+    assert '"p"' not in not_a_path.text, "a refused secret is not echoed back"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import secrets
 import uuid
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException
 
 from plait.backend.api_keys import ApiKeyRecord, Scope
@@ -33,6 +34,7 @@ from plait.backend.documents import (
 )
 from plait.blocks.block import NAME_PATTERN
 from plait.server.auth import require
+from plait.server.storable import Storable, Text
 
 router = APIRouter(tags=["blocks"])
 
@@ -74,37 +76,52 @@ class BlockVersion:
     secret_tokens: dict[str, str] | None = None
 
 
+def _field_path(key: str) -> str:
+    """A stored field path: a JSON list of names and positions, e.g. ``["headers", "A"]``."""
+    try:
+        path = json.loads(key)
+    except ValueError:
+        path = None
+    if not (isinstance(path, list) and path and all(isinstance(p, str | int) for p in path)):
+        raise ValueError(f'{key!r} is not a field path: give a JSON list, e.g. ["password"]')
+    return key
+
+
+FieldPath = Annotated[str, AfterValidator(_field_path)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 class BlockTypeIn(_Strict):
     slug: str = Field(pattern=_NAME)
-    class_path: str = Field(min_length=1, max_length=500)
-    package: str | None = Field(None, max_length=255)
-    description: str = Field("", max_length=100_000)
-    documentation_url: str | None = Field(None, max_length=500)
-    code_example: str | None = Field(None, max_length=100_000)
+    class_path: Text = Field(min_length=1, max_length=500)
+    package: Text | None = Field(None, max_length=255)
+    description: Text = Field("", max_length=100_000)
+    documentation_url: Text | None = Field(None, max_length=500)
+    code_example: Text | None = Field(None, max_length=100_000)
 
 
 class BlockSchemaIn(_Strict):
-    checksum: str = Field(min_length=1, max_length=80)
+    checksum: Text = Field(min_length=1, max_length=80)
     version: int = Field(ge=1, le=2**31 - 1)
-    fields: dict[str, Any]
-    capabilities: list[str] = Field(max_length=100)
+    fields: dict[str, Storable]
+    capabilities: list[Annotated[Text, Field(max_length=100)]] = Field(max_length=100)
 
 
 class VersionIn(_Strict):
     """One version to save: ``name`` null for a nested block saved with its parent (then
-    ``document_id`` says which document it adds a version to)."""
+    ``document_id`` says which document it adds a version to). ``secrets`` and
+    ``references`` are keyed by field path (a JSON list, e.g. ``["headers", "A"]``)."""
 
     block_type: BlockTypeIn
     block_schema: BlockSchemaIn = Field(alias="schema")
     name: str | None = Field(None, pattern=_NAME)
     document_id: str | None = Field(None, pattern=_ID)
-    data: dict[str, Any]
-    secrets: dict[str, Any] = {}
-    references: dict[str, Annotated[str, Field(pattern=_ID)]] = {}
+    data: dict[str, Storable]
+    secrets: dict[FieldPath, Storable] = {}
+    references: dict[FieldPath, Annotated[str, Field(pattern=_ID)]] = {}
 
     def record(self) -> NewVersion:
         return NewVersion(

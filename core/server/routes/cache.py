@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from plait.backend.api_keys import Scope
 from plait.server.auth import require
 from plait.server.routes.events import Process
+from plait.server.storable import Storable, Text
 
 router = APIRouter(prefix="/cache", tags=["cache"])
 Writer = [Depends(require(Scope.WRITE))]
@@ -27,15 +28,15 @@ class Cached(BaseModel):
 
 
 class NewRecord(_Strict):
-    key: str = _KEY
-    result: dict[str, Any]
+    key: Text = _KEY
+    result: dict[Text, Storable]
     task_run_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
     expiration_seconds: float | None = Field(None, gt=0, le=36_500 * 86_400)
     process: Process
 
 
 class KeyLock(_Strict):
-    key: str = _KEY
+    key: Text = _KEY
     process: Process
 
 

@@ -18,6 +18,7 @@ from plait.backend.limits import (
     LimitRecord,
 )
 from plait.server.auth import require
+from plait.server.storable import Text
 
 router = APIRouter(prefix="/concurrency_limits", tags=["concurrency limits"])
 Writer = [Depends(require(Scope.WRITE))]
@@ -40,7 +41,7 @@ class NewLimit(_Strict):
 class LeaseRequest(_Strict):
     names: list[_NAME] = Field(min_length=1, max_length=100)
     occupy: int = Field(1, ge=1, le=MAX_SLOTS)
-    holder: str = Field(min_length=1, max_length=255, description="Who holds it, for listings")
+    holder: Text = Field(min_length=1, max_length=255, description="Who holds it, for listings")
     ttl_seconds: float = _TTL
 
 

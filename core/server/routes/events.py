@@ -21,6 +21,7 @@ from plait.journal.http import MAX_BATCH_EVENTS
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
 from plait.runs import LogRecord
+from plait.server.storable import Text
 from plait.state_rules import Ruling
 from plait.states import StateType
 
@@ -41,7 +42,7 @@ class Process(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    hostname: str = Field(min_length=1, max_length=255)
+    hostname: Text = Field(min_length=1, max_length=255)
     pid: int = Field(ge=0, le=2**31 - 1)
     started: int | None = Field(default=None, ge=0, le=2**63 - 1)
 

@@ -29,6 +29,7 @@ from plait.runs import (
 )
 from plait.server import errors
 from plait.server.auth import require
+from plait.server.storable import Text
 from plait.states import FINAL_TYPES, StateType
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
@@ -92,7 +93,7 @@ class NewState(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     state: StateType
-    message: str | None = Field(None, max_length=10_000)
+    message: Text | None = Field(None, max_length=10_000)
 
 
 @router.post(

@@ -1,0 +1,40 @@
+"""Request values the store can hold: a JSON schema says a string is a string, but the
+store also refuses a NUL character or a lone surrogate, and whole numbers past 64 bits.
+Request bodies that keep free-form JSON (block fields, cached result references) check it
+with these, so such a value answers 422 naming its field instead of failing in the store."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator
+
+
+def storable(value: Any) -> Any:
+    """``value`` if every string and number in it fits the store: no NUL character or lone
+    surrogate, whole numbers within 64 bits."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("holds a NUL character, which cannot be stored")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("holds a lone surrogate, which is not UTF-8") from None
+    elif isinstance(value, bool):
+        pass
+    elif isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError(f"holds {value}, outside the 64-bit whole numbers that can be stored")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable(key)
+            storable(item)
+    elif isinstance(value, list):
+        for item in value:
+            storable(item)
+    return value
+
+
+Storable = Annotated[Any, AfterValidator(storable)]
+"""Any JSON value the store can hold."""
+Text = Annotated[str, AfterValidator(storable)]
+"""A string the store can hold."""
