@@ -171,6 +171,7 @@ def _event(**fields) -> dict:
     ("event", "field", "words"),
     [
         ({"event": "Exploded"}, "events[0].event", "must be one of RunCreated"),
+        ("StateChanged", "events[0]", "must be an object"),
         (_event(colour="red"), "events[0].colour", "is not a field of StateChanged"),
         (_event(state="Sleeping"), "events[0].state", "must be one of"),
         (_event(timestamp="yesterday"), "events[0].timestamp", "valid datetime"),

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WithJsonSchema
 
 from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
 from plait.journal.http import MAX_BATCH_EVENTS
@@ -58,7 +58,7 @@ class EventBatch(BaseModel):
     batch: UUID = Field(description="Sending the same batch id again saves nothing twice")
     process: Process
     events: Annotated[
-        list[dict[str, Any]],
+        list[Annotated[Any, WithJsonSchema({"type": "object"})]],  # each checked in _events
         Field(
             max_length=MAX_BATCH_EVENTS,
             description=(
@@ -102,7 +102,7 @@ def ingest(request: Request, body: EventBatch) -> Ingested:
     )  # fmt: skip
 
 
-def _events(batch: list[dict[str, Any]]) -> list[Event]:
+def _events(batch: list[Any]) -> list[Event]:
     """The events ``batch`` describes, in order, or a 422 naming the first bad one and its
     field. Events of one kind are validated together (one pydantic call per kind, not per
     event): a batch holds thousands."""
@@ -128,14 +128,18 @@ def _events(batch: list[dict[str, Any]]) -> list[Event]:
     return events
 
 
-def _fields(position: int, fields: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+def _fields(position: int, fields: Any) -> tuple[str, dict[str, Any]]:
     """An event's kind and its fields, if it names a kind and only that kind's fields."""
+    if not isinstance(fields, dict):
+        raise _invalid(position, None, "must be an object with an 'event' field")
     name = fields.get("event")
     if name not in _KINDS:
         known = ", ".join(_KINDS)
         raise _invalid(position, "event", f"must be one of {known}; got {name!r}")
-    values = {key: value for key, value in fields.items() if key != "event"}
-    if unknown := sorted(values.keys() - _FIELDS[name]):
+    values = dict(fields)
+    del values["event"]
+    if not _FIELDS[name].issuperset(values):
+        unknown = sorted(values.keys() - _FIELDS[name])
         raise _invalid(position, unknown[0], f"is not a field of {name}")
     if name == "LogRecord" and values.get("id") is not None:
         raise _invalid(position, "id", "is given by the server; leave it out")
@@ -160,6 +164,7 @@ def _location(position: int, *field: Any) -> tuple[Any, ...]:
     return ("body", "events", position, *field)
 
 
-def _invalid(position: int, field: str, problem: str) -> RequestValidationError:
-    error = {"loc": _location(position, field), "msg": problem, "type": "value_error"}
+def _invalid(position: int, field: str | None, problem: str) -> RequestValidationError:
+    where = _location(position) if field is None else _location(position, field)
+    error = {"loc": where, "msg": problem, "type": "value_error"}
     return RequestValidationError([error])
