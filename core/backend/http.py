@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import httpx
 
 from plait.backend import Backend
-from plait.backend.runs import RunQueries
+from plait.backend.runs import FlowRunFilter, RunQueries
 from plait.exceptions import (
     AmbiguousRunIdError,
     ConfigError,
@@ -200,9 +200,13 @@ class HttpRunQueries(RunQueries):
         return self.backend.request("GET", path, params=present)
 
     def read_flow_runs(
-        self, flow_name: str | None, state: StateType | None, limit: int, after: str | None
+        self, which: FlowRunFilter, limit: int, after: str | None
     ) -> Page[FlowRunRecord]:
-        page = self._get("/flow_runs", flow=flow_name, state=state, limit=limit, after=after)
+        since, until = (None if m is None else m.isoformat() for m in (which.since, which.until))
+        page = self._get(
+            "/flow_runs", flow=which.flow_name, state=which.state, tag=list(which.tags) or None,
+            since=since, until=until, limit=limit, after=after,
+        )  # fmt: skip
         return parsed(Page[FlowRunRecord], page)
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:

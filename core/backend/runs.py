@@ -17,6 +17,7 @@ import binascii
 import hashlib
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from plait.exceptions import ParameterError
@@ -28,6 +29,24 @@ _CURSOR_KEY = b"plait-cursor-1"
 MAX_PAGE = 10_000  # the most rows a page may hold: its ids fit in one query's parameters
 
 
+@dataclass(frozen=True)
+class FlowRunFilter:
+    """Which flow runs a listing holds: of one flow, in one state, with every one of
+    ``tags``, created at or after ``since`` and before ``until`` (each optional)."""
+
+    flow_name: str | None = None
+    state: StateType | None = None
+    tags: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def listing(self) -> str:
+        """The filter as a cursor's listing: a cursor only works with the same filter."""
+        moments = [None if m is None else m.isoformat() for m in (self.since, self.until)]
+        state = self.state and self.state.value
+        return json.dumps(["flow_runs", self.flow_name, state, list(self.tags), *moments])
+
+
 class RunQueries(ABC):
     """Reading and deleting recorded runs, and setting a flow run's state."""
 
@@ -37,7 +56,7 @@ class RunQueries(ABC):
 
     @abstractmethod
     def read_flow_runs(
-        self, flow_name: str | None, state: StateType | None, limit: int, after: str | None
+        self, which: FlowRunFilter, limit: int, after: str | None
     ) -> Page[FlowRunRecord]:
         """A page of flow runs, newest first, without their state histories."""
 

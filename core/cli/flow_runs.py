@@ -24,6 +24,7 @@ from plait.cli.render import (
     format_time,
     next_page_hint,
     parse_duration,
+    parse_moment,
     print_json,
     print_table,
     state_counts,
@@ -46,6 +47,17 @@ def list_flow_runs(
     state: Annotated[
         str | None, typer.Option("--state", help="Only runs in this state, e.g. Failed.")
     ] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option("--tag", help="Only runs with this tag (repeatable).")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Only runs created since: a time, or a duration ago (2h)."),
+    ] = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Only runs created before: a time, or a duration ago (1d)."),
+    ] = None,
     limit: LimitOption = 100,
     after: AfterOption = None,
     output: OutputOption = Output.TABLE,
@@ -53,7 +65,10 @@ def list_flow_runs(
     """Recorded flow runs, newest first, a page at a time."""
     from plait.client import get_client
 
-    page = get_client().list_flow_runs(flow_name=flow, state=state, limit=limit, after=after)
+    start, end = parse_moment(since, "--since"), parse_moment(until, "--until")
+    page = get_client().list_flow_runs(
+        flow, state, limit, after, tags=tag or (), since=start, until=end
+    )
     if output is Output.JSON:
         print_json({"flow_runs": page.items, "next_cursor": page.next_cursor})
         return
@@ -71,7 +86,8 @@ def list_flow_runs(
             format_duration(run.duration),
         )
     print_table(table, whole=("ID", "Name", "Flow", "Started"))
-    options = {"--flow": flow, "--state": state, "--limit": str(limit)}
+    options = {"--flow": flow, "--state": state, "--tag": tag, "--limit": str(limit)}
+    options |= {"--since": start and start.isoformat(), "--until": end and end.isoformat()}
     next_page_hint("plait flow-run ls", options, page.next_cursor)
 
 

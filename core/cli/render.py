@@ -11,7 +11,7 @@ import re
 import shlex
 import sys
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import typer
@@ -188,11 +188,19 @@ def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(to_json(data), indent=2, default=str) + "\n")
 
 
-def next_page_hint(command: str, options: Mapping[str, str | None], cursor: str | None) -> None:
-    """On stderr, the command (``command`` with the given ``options``) that prints the next
-    page, when there is one."""
+def next_page_hint(
+    command: str, options: Mapping[str, str | list[str] | None], cursor: str | None
+) -> None:
+    """On stderr, the command (``command`` with the given ``options``; a list is the option
+    repeated) that prints the next page, when there is one."""
     if cursor is not None:
-        given = [part for name, value in options.items() if value for part in (name, value)]
+        given = [
+            part
+            for name, value in options.items()
+            if value
+            for item in ([value] if isinstance(value, str) else value)
+            for part in (name, item)
+        ]
         line = shlex.join([*command.split(), *given, "--after", cursor])
         err_console.print(f"More on the next page: {line}", soft_wrap=True)
 
@@ -208,6 +216,23 @@ def state_counts(counts: Mapping[StateType | None, int]) -> Text:
     text = Text.assemble(*parts)
     text.rstrip()
     return text
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    """A point in time given as a duration ago (``2h``, ``30d``) or as an ISO 8601 time
+    (without a time zone: this machine's)."""
+    if text is None:
+        return None
+    if _DURATION.match(text):
+        return datetime.now(UTC) - parse_duration(text, option)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ParameterError(
+            f"{option}: expected a duration ago such as 2h or 30d, or a time such as "
+            f"2026-12-01T09:00; got {text!r}."
+        ) from None
+    return moment if moment.utcoffset() is not None else moment.astimezone()
 
 
 def parse_duration(text: str, option: str) -> timedelta:

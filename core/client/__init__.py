@@ -16,11 +16,12 @@ them. Imported by ``plait.cli`` and users; never by the engine.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from plait.backend import get_backend, open_backend
-from plait.backend.runs import MAX_PAGE, RunQueries
+from plait.backend.runs import MAX_PAGE, FlowRunFilter, RunQueries
 from plait.exceptions import ParameterError, StateRefusedError
 from plait.runs import (
     FlowRunRecord,
@@ -54,9 +55,15 @@ class Client:
         flow_name: str | None = None,
         state: StateType | str | None = None,
         limit: int = 50,
+        *,
+        tags: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> list[FlowRunRecord]:
-        """Flow runs, newest first, optionally of one flow and/or in one state."""
-        return self.list_flow_runs(flow_name, state, limit).items
+        """Flow runs, newest first: optionally of one flow, in one state, with every one of
+        ``tags``, created at or after ``since`` and before ``until``."""
+        page = self.list_flow_runs(flow_name, state, limit, tags=tags, since=since, until=until)
+        return page.items
 
     def list_flow_runs(
         self,
@@ -64,12 +71,18 @@ class Client:
         state: StateType | str | None = None,
         limit: int = DEFAULT_PAGE,
         after: str | None = None,
+        *,
+        tags: Sequence[str] = (),
+        since: datetime | None = None,
+        until: datetime | None = None,
     ) -> Page[FlowRunRecord]:
-        """A page of flow runs, newest first; ``after`` is the ``next_cursor`` of the page
-        before."""
-        return self.queries.read_flow_runs(
-            flow_name, _state_or_none(state), _checked_limit(limit), after
-        )
+        """A page of flow runs, newest first, filtered as ``read_flow_runs``; ``after`` is
+        the ``next_cursor`` of the page before (with the same filters)."""
+        which = FlowRunFilter(
+            flow_name, _state_or_none(state), _checked_tags(tags),
+            _aware(since, "since"), _aware(until, "until"),
+        )  # fmt: skip
+        return self.queries.read_flow_runs(which, _checked_limit(limit), after)
 
     def read_flow_run(self, flow_run_id: str) -> FlowRunRecord:
         """One flow run (id or unique prefix) with its state history."""
@@ -173,6 +186,20 @@ class Client:
                 f"{older_than.days} days."
             )
         return self.queries.delete_flow_runs(older_than=older_than)
+
+
+def _checked_tags(tags: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags):
+        raise ParameterError(f"tags must be a list of tag names; got {tags!r}.")
+    return tuple(tags)
+
+
+def _aware(moment: datetime | None, name: str) -> datetime | None:
+    if moment is not None and moment.utcoffset() is None:
+        raise ParameterError(
+            f"{name} needs a time zone, e.g. datetime.now(UTC) - timedelta(days=1); got {moment}."
+        )
+    return moment
 
 
 def _checked_limit(limit: int) -> int:

@@ -11,7 +11,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from plait.backend.runs import MAX_PAGE, RunQueries, decode_cursor, encode_cursor
+from plait.backend.runs import (
+    MAX_PAGE,
+    FlowRunFilter,
+    RunQueries,
+    decode_cursor,
+    encode_cursor,
+)
 from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundError
 from plait.journal.events import StateChanged
 from plait.journal.process import ProcessIdentity
@@ -71,14 +77,21 @@ class SqlRunQueries(RunQueries):
         return self.database.reading()
 
     def read_flow_runs(
-        self, flow_name: str | None, state: StateType | None, limit: int, after: str | None
+        self, which: FlowRunFilter, limit: int, after: str | None
     ) -> Page[FlowRunRecord]:
         query = sa.select(flow_runs)
-        if flow_name is not None:
-            query = query.where(flow_runs.c.flow_name == flow_name)
-        if state is not None:
-            query = query.where(flow_runs.c.state_type == state.value)
-        listing = json.dumps(["flow_runs", flow_name, state and state.value])
+        if which.flow_name is not None:
+            query = query.where(flow_runs.c.flow_name == which.flow_name)
+        if which.state is not None:
+            query = query.where(flow_runs.c.state_type == which.state.value)
+        for tag in which.tags:  # tags are kept as a JSON list: the tag's JSON string is in it
+            tags = sa.cast(flow_runs.c.tags, sa.Text)
+            query = query.where(tags.contains(json.dumps(tag), autoescape=True))
+        if which.since is not None:
+            query = query.where(flow_runs.c.created >= which.since)
+        if which.until is not None:
+            query = query.where(flow_runs.c.created < which.until)
+        listing = which.listing()
         with self._connection() as connection:
             rows = _page(connection, query, flow_runs, listing, limit, after, newest_first=True)
         return Page([_flow_run(row) for row in rows.items], rows.next_cursor)

@@ -5,13 +5,16 @@ in-process on a real store (SQLite and PostgreSQL), embedded and through the ser
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from typer.testing import CliRunner
 
 from plait import flow, task, unmapped
 from plait.cli import app
+from plait.exceptions import ParameterError
+from plait.journal import RunCreated
+from plait.runs import new_id
 
 runner = CliRunner()
 LONG_NAME = "a-flow-whose-name-is-far-too-long-for-eighty-columns-" + "x" * 40
@@ -123,6 +126,49 @@ def test_flow_run_ls_pages_newest_first_with_its_filters(reporting):
                           "end_time", "duration", "parameters", "tags"}  # fmt: skip
     for field in ("created", "start_time", "end_time"):
         assert datetime.fromisoformat(entry[field]).tzinfo is not None
+
+
+def _flow_run_created(reporting, name: str, hours_ago: float, tags: tuple[str, ...]) -> str:
+    """A flow run recorded as a process reports one (its creation event), ``hours_ago``."""
+    run_id = new_id()
+    created = datetime.now(UTC) - timedelta(hours=hours_ago)
+    reporting.recorder.record(RunCreated("flow", run_id, name, "tagged", created, tags=tags))
+    reporting.recorder.flush()
+    return run_id
+
+
+def test_flow_runs_are_filtered_by_tags_and_time(reporting):
+    nightly = _flow_run_created(reporting, "nightly", 3, ("db", "nightly"))
+    hourly = _flow_run_created(reporting, "hourly", 1, ("db",))
+    adhoc = _flow_run_created(reporting, "adhoc", 0, ())
+    client = reporting.client
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+
+    def ids(**filters) -> list[str]:
+        return [run.id for run in client.read_flow_runs(**filters)]
+
+    assert ids(tags=["db"]) == [hourly, nightly]
+    assert ids(tags=["db", "nightly"]) == [nightly]
+    assert ids(tags=["d"]) == [], "a tag matches whole"
+    assert ids(since=two_hours_ago) == [adhoc, hourly]
+    assert ids(until=two_hours_ago) == [nightly]
+    assert ids(tags=["db"], since=two_hours_ago) == [hourly]
+    with pytest.raises(ParameterError, match="since needs a time zone"):
+        client.read_flow_runs(since=datetime.now())
+
+    listed = as_json("flow-run", "ls", "--tag", "db", "--since", "2h")
+    assert [run["id"] for run in listed["flow_runs"]] == [hourly]
+    first = plait("flow-run", "ls", "--tag", "db", "--limit", "1")
+    assert first.exit_code == 0, first.output
+    command = first.stderr.split(": ", 1)[1].split()
+    assert command[3:5] == ["--tag", "db"]
+    rest = plait(*command[1:])
+    assert rest.exit_code == 0, rest.output
+    assert "nightly" in rest.stdout
+    assert "hourly" not in rest.stdout
+    refused = plait("flow-run", "ls", "--since", "yesterday")
+    assert refused.exit_code == 1
+    assert "--since: expected a duration ago such as 2h" in refused.output
 
 
 def test_inspect_counts_task_runs_by_state_and_lists_the_failed_ones_first(big_run):

@@ -19,7 +19,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, Field
 from starlette.exceptions import HTTPException
 
 from plait.backend.api_keys import ApiKeyRecord, Scope
@@ -34,7 +34,7 @@ from plait.backend.documents import (
 )
 from plait.blocks.block import NAME_PATTERN
 from plait.server.auth import require
-from plait.server.storable import Storable, Text
+from plait.server.bodies import Body, Storable, Text
 
 router = APIRouter(tags=["blocks"])
 
@@ -90,11 +90,7 @@ def _field_path(key: str) -> str:
 FieldPath = Annotated[str, AfterValidator(_field_path)]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BlockTypeIn(_Strict):
+class BlockTypeIn(Body):
     slug: str = Field(pattern=_NAME)
     class_path: Text = Field(min_length=1, max_length=500)
     package: Text | None = Field(None, max_length=255)
@@ -103,14 +99,14 @@ class BlockTypeIn(_Strict):
     code_example: Text | None = Field(None, max_length=100_000)
 
 
-class BlockSchemaIn(_Strict):
+class BlockSchemaIn(Body):
     checksum: Text = Field(min_length=1, max_length=80)
     version: int = Field(ge=1, le=2**31 - 1)
     fields: dict[str, Storable]
     capabilities: list[Annotated[Text, Field(max_length=100)]] = Field(max_length=100)
 
 
-class VersionIn(_Strict):
+class VersionIn(Body):
     """One version to save: ``name`` null for a nested block saved with its parent (then
     ``document_id`` says which document it adds a version to). ``secrets`` and
     ``references`` are keyed by field path (a JSON list, e.g. ``["headers", "A"]``)."""
@@ -132,7 +128,7 @@ class VersionIn(_Strict):
         )  # fmt: skip
 
 
-class SaveBlocks(_Strict):
+class SaveBlocks(Body):
     """Versions saved at once: nested documents first, the named block last."""
 
     versions: list[VersionIn] = Field(min_length=1, max_length=1000)

@@ -7,27 +7,23 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from plait.backend.api_keys import Scope
 from plait.server.auth import require
+from plait.server.bodies import Body, Storable, Text
 from plait.server.routes.events import Process
-from plait.server.storable import Storable, Text
 
 router = APIRouter(prefix="/cache", tags=["cache"])
 Writer = [Depends(require(Scope.WRITE))]
 _KEY = Field(min_length=1, max_length=64, description="A cache key")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
 class Cached(BaseModel):
     result: dict[str, Any] | None = Field(description="The result reference; null: no record")
 
 
-class NewRecord(_Strict):
+class NewRecord(Body):
     key: Text = _KEY
     result: dict[Text, Storable]
     task_run_id: str = Field(pattern=r"^[0-9a-f-]{36}$")
@@ -35,7 +31,7 @@ class NewRecord(_Strict):
     process: Process
 
 
-class KeyLock(_Strict):
+class KeyLock(Body):
     key: Text = _KEY
     process: Process
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from plait.backend.api_keys import Scope
 from plait.backend.limits import (
@@ -18,7 +18,7 @@ from plait.backend.limits import (
     LimitRecord,
 )
 from plait.server.auth import require
-from plait.server.storable import Text
+from plait.server.bodies import Body, Text
 
 router = APIRouter(prefix="/concurrency_limits", tags=["concurrency limits"])
 Writer = [Depends(require(Scope.WRITE))]
@@ -30,15 +30,11 @@ _LEASE_ID = Annotated[str, Field(pattern=r"^[0-9a-f-]{36}$")]
 _TTL = Field(gt=0, le=86_400, description="Seconds the lease lasts unless renewed")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class NewLimit(_Strict):
+class NewLimit(Body):
     limit: int = Field(ge=0, le=MAX_SLOTS, description="Slots; 0 holds everything")
 
 
-class LeaseRequest(_Strict):
+class LeaseRequest(Body):
     names: list[_NAME] = Field(min_length=1, max_length=100)
     occupy: int = Field(1, ge=1, le=MAX_SLOTS)
     holder: Text = Field(min_length=1, max_length=255, description="Who holds it, for listings")
@@ -52,12 +48,12 @@ class LeaseAnswer(BaseModel):
     holdup: Holdup | None
 
 
-class Renewal(_Strict):
+class Renewal(Body):
     lease_ids: list[_LEASE_ID] = Field(max_length=10_000)
     ttl_seconds: float = _TTL
 
 
-class Release(_Strict):
+class Release(Body):
     lease_ids: list[_LEASE_ID] = Field(max_length=10_000)
 
 

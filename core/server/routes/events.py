@@ -14,14 +14,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, WithJsonSchema
 
 from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
 from plait.journal.http import MAX_BATCH_EVENTS
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
 from plait.runs import LogRecord
-from plait.server.storable import Text
+from plait.server.bodies import Body, Text
 from plait.state_rules import Ruling
 from plait.states import StateType
 
@@ -37,10 +37,8 @@ _ID_FIELDS = ("run_id", "flow_run_id", "task_run_id", "parent_task_run_id", "map
 ID_LIMIT = 36  # run ids are UUID strings
 
 
-class Process(BaseModel):
+class Process(Body):
     """The process that recorded the events (for crash detection)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     hostname: Text = Field(min_length=1, max_length=255)
     pid: int = Field(ge=0, le=2**31 - 1)
@@ -50,12 +48,12 @@ class Process(BaseModel):
         return ProcessIdentity(**self.model_dump())
 
 
-class EventBatch(BaseModel):
+class EventBatch(Body):
     """Events one process recorded, in order, under one batch id."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    batch: UUID = Field(description="Sending the same batch id again saves nothing twice")
+    batch: UUID = Field(
+        strict=False, description="Sending the same batch id again saves nothing twice"
+    )
     process: Process
     events: Annotated[
         list[Annotated[Any, WithJsonSchema({"type": "object"})]],  # each checked in _events

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from plait.backend.api_keys import Scope
@@ -29,7 +29,7 @@ from plait.runs import (
 )
 from plait.server import errors
 from plait.server.auth import require
-from plait.server.storable import Text
+from plait.server.bodies import Body, Text
 from plait.states import FINAL_TYPES, StateType
 
 router = APIRouter(prefix="/flow_runs", tags=["flow runs"])
@@ -64,19 +64,27 @@ def read_flow_runs(
     reader: Reader,
     flow: Annotated[str | None, Query(max_length=255, description="Only this flow's runs")] = None,
     state: Annotated[StateType | None, Query(description="Only runs in this state")] = None,
+    tags: Annotated[
+        list[Annotated[Text, Query(min_length=1, max_length=255)]],
+        Query(alias="tag", max_length=20, description="Only runs with every one of these tags"),
+    ] = [],  # noqa: B006 - FastAPI copies query defaults
+    since: Annotated[
+        AwareDatetime | None, Query(description="Only runs created at or after this time")
+    ] = None,
+    until: Annotated[
+        AwareDatetime | None, Query(description="Only runs created before this time")
+    ] = None,
     limit: Limit = DEFAULT_PAGE,
     after: After = None,
 ) -> Page[FlowRunRecord]:
     """A page of flow runs, newest first."""
-    return reader.list_flow_runs(flow_name=flow, state=state, limit=limit, after=after)
+    return reader.list_flow_runs(flow, state, limit, after, tags=tags, since=since, until=until)
 
 
 Writer = [Depends(require(Scope.WRITE))]
 
 
-class Heartbeat(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class Heartbeat(Body):
     flow_run_ids: list[Annotated[str, Field(pattern=RUN_ID_PATTERN, max_length=36)]] = Field(
         max_length=MAX_PAGE
     )
@@ -89,10 +97,8 @@ def heartbeat(request: Request, body: Heartbeat) -> None:
     request.app.state.backend.heartbeat(body.flow_run_ids)
 
 
-class NewState(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    state: StateType
+class NewState(Body):
+    state: StateType = Field(strict=False)  # a state's name
     message: Text | None = Field(None, max_length=10_000)
 
 

@@ -1,13 +1,22 @@
-"""Request values the store can hold: a JSON schema says a string is a string, but the
-store also refuses a NUL character or a lone surrogate, and whole numbers past 64 bits.
-Request bodies that keep free-form JSON (block fields, cached result references) check it
-with these, so such a value answers 422 naming its field instead of failing in the store."""
+"""What every request body is built from. ``Body`` refuses unknown fields and values of
+the wrong JSON type (no "5" for 5, no "yes" for true): what the schema refuses, the server
+refuses. ``Storable`` and ``Text`` are values the store can hold: a JSON schema says a string
+is a string, but the store also refuses a NUL character or a lone surrogate, and whole
+numbers past 64 bits; a body that keeps free-form JSON (block fields, cached result
+references) checks it with these, so such a value answers 422 naming its field instead of
+failing in the store."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+
+class Body(BaseModel):
+    """A request body: strict, and closed to unknown fields."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def storable(value: Any) -> Any:
