@@ -24,7 +24,7 @@ from plait.exceptions import ConfigError, ParameterError, RunTimeoutError
 from plait.states import Pending
 
 if TYPE_CHECKING:
-    from plait.backend.limits import ConcurrencyLimits
+    from plait.backend import Backend
     from plait.engine.runs import TaskRun
 
 logger = logging.getLogger("plait.engine")
@@ -38,18 +38,19 @@ def _holder(what: str) -> str:
 
 
 class _Renewer:
-    """Renews every lease this process holds, every third of their time to live."""
+    """Renews every lease this process holds, every third of their time to live, one call
+    per backend they were taken from."""
 
     def __init__(self) -> None:
-        self._held: dict[str, ConcurrencyLimits] = {}
+        self._held: dict[str, Backend] = {}  # lease id -> where it was granted
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
 
-    def hold(self, lease: Lease, limits: ConcurrencyLimits, ttl: float) -> None:
+    def hold(self, lease: Lease, backend: Backend) -> None:
         with self._lock:
-            self._held[lease.id] = limits
+            self._held[lease.id] = backend
             if self._thread is None or not self._thread.is_alive():
+                ttl = backend.settings.concurrency_lease_seconds
                 self._thread = threading.Thread(
                     target=self._run, args=(ttl,), name="plait-lease-renewer", daemon=True
                 )
@@ -57,38 +58,39 @@ class _Renewer:
 
     def let_go(self, lease: Lease) -> None:
         with self._lock:
-            limits = self._held.pop(lease.id, None)
-        if limits is not None:
-            limits.release([lease.id])
+            backend = self._held.pop(lease.id, None)
+        if backend is not None:
+            backend.concurrency_limits().release([lease.id])
 
     def _run(self, ttl: float) -> None:
         while True:
-            self._wake.wait(ttl / 3)
+            time.sleep(ttl / 3)
             with self._lock:
                 if not self._held:
                     self._thread = None
                     return
-                by_backend: dict[int, tuple[ConcurrencyLimits, list[str]]] = {}
-                for lease_id, limits in self._held.items():
-                    by_backend.setdefault(id(limits), (limits, []))[1].append(lease_id)
-            for limits, lease_ids in by_backend.values():
+                by_backend: dict[int, tuple[Backend, list[str]]] = {}
+                for lease_id, backend in self._held.items():
+                    by_backend.setdefault(id(backend), (backend, []))[1].append(lease_id)
+            for backend, lease_ids in by_backend.values():
                 try:
-                    limits.renew(lease_ids, ttl)
+                    backend.concurrency_limits().renew(lease_ids, ttl)
                 except Exception as exc:  # the next round tries again
                     logger.warning("Could not renew %d concurrency slots: %s", len(lease_ids), exc)
 
 
 _renewer = _Renewer()
-_known: tuple[float, frozenset[str]] = (0.0, frozenset())
+_known: tuple[Backend | None, float, frozenset[str]] = (None, 0.0, frozenset())
 
 
 def _limit_names() -> frozenset[str]:
-    """The names of the existing limits, read at most every couple of seconds."""
+    """The names of the configured backend's limits, read at most every couple of seconds."""
     global _known
-    read_at, names = _known
-    if time.monotonic() - read_at > _NAMES_REUSED_FOR:
-        names = frozenset(limit.name for limit in get_backend().concurrency_limits().list())
-        _known = (time.monotonic(), names)
+    backend = get_backend()
+    read_from, read_at, names = _known
+    if read_from is not backend or time.monotonic() - read_at > _NAMES_REUSED_FOR:
+        names = frozenset(limit.name for limit in backend.concurrency_limits().list())
+        _known = (backend, time.monotonic(), names)
     return names
 
 
@@ -108,7 +110,7 @@ def _attempts(
     while True:
         granted = limits.acquire(names, occupy, holder, ttl)
         if isinstance(granted, Lease):
-            _renewer.hold(granted, limits, ttl)
+            _renewer.hold(granted, backend)
             return granted
         if told != granted.name:
             waiting(granted)
@@ -119,6 +121,14 @@ def _attempts(
             )
         yield delay
         delay = min(delay * 1.5, _LONGEST_WAIT)
+
+
+def _advance(attempts: Generator[float, None, Lease]) -> float | Lease:
+    """The next wait, or the lease once ``attempts`` is granted one."""
+    try:
+        return next(attempts)
+    except StopIteration as done:
+        return done.value
 
 
 class Slots:
@@ -139,19 +149,16 @@ class Slots:
 
     def __enter__(self) -> Slots:
         attempts = _attempts(*self._request)
-        try:
-            while True:
-                time.sleep(next(attempts))
-        except StopIteration as done:
-            return self._granted(done.value)
+        while not isinstance(step := _advance(attempts), Lease):
+            time.sleep(step)
+        return self._granted(step)
 
     async def __aenter__(self) -> Slots:
+        """As ``with``, asking in a worker thread, so the event loop never waits on I/O."""
         attempts = _attempts(*self._request)
-        try:
-            while True:
-                await asyncio.sleep(next(attempts))
-        except StopIteration as done:
-            return self._granted(done.value)
+        while not isinstance(step := await asyncio.to_thread(_advance, attempts), Lease):
+            await asyncio.sleep(step)
+        return self._granted(step)
 
     def _granted(self, lease: Lease) -> Slots:
         self.lease = lease

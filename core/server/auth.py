@@ -41,3 +41,7 @@ def require(scope: Scope) -> Callable[..., ApiKeyRecord | None]:
 
 def _refused(status: int, detail: str) -> HTTPException:
     return HTTPException(status, detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+WRITERS = [Depends(require(Scope.WRITE))]
+"""A route's ``dependencies`` when it changes something: a key of write scope or more."""

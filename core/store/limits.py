@@ -1,8 +1,9 @@
 """Concurrency limits and their leases in the run store (``plait.backend.limits``).
 
-Granting a lease counts the unexpired slots of each limit and inserts the new ones in one
-transaction, with the limits' rows locked (``FOR UPDATE`` on PostgreSQL; SQLite's
-``BEGIN IMMEDIATE`` takes turns already), so two processes never both take the last slot.
+Granting a lease deletes the leases that ran out, counts the slots of each limit still
+held and inserts the new ones in one transaction, with the limits' rows locked (``FOR
+UPDATE`` on PostgreSQL; SQLite's ``BEGIN IMMEDIATE`` takes turns already), so two processes
+never both take the last slot.
 """
 
 from __future__ import annotations
@@ -31,11 +32,10 @@ leases = ConcurrencyLeaseRow.__table__
 
 
 def _in_use(connection: Any, names: builtins.list[str], now: datetime) -> dict[str, int]:
-    """Slots of unexpired leases, by limit (expired leases are deleted on the way)."""
-    connection.execute(leases.delete().where(leases.c.expires <= now))
+    """Slots of unexpired leases, by limit."""
     query = (
         sa.select(leases.c.limit_name, sa.func.sum(leases.c.occupy))
-        .where(leases.c.limit_name.in_(names))
+        .where(leases.c.limit_name.in_(names), leases.c.expires > now)
         .group_by(leases.c.limit_name)
     )
     return {name: int(used) for name, used in connection.execute(query)}
@@ -64,7 +64,7 @@ class SqlConcurrencyLimits(ConcurrencyLimits):
 
     def list(self) -> builtins.list[LimitRecord]:
         now = datetime.now(UTC)
-        with self.database.writing() as connection:
+        with self.database.reading() as connection:
             rows = connection.execute(sa.select(limits).order_by(limits.c.name)).all()
             used = _in_use(connection, [row.name for row in rows], now)
         return [
@@ -93,6 +93,7 @@ class SqlConcurrencyLimits(ConcurrencyLimits):
                 .order_by(limits.c.name)
                 .with_for_update()
             ).all()
+            connection.execute(leases.delete().where(leases.c.expires <= now))  # ran out
             used = _in_use(connection, [name for name, _ in found], now)
             for name, slots in found:
                 if occupy > slots > 0:

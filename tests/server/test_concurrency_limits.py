@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from plait import concurrency
+from plait.backend import get_backend
 from plait.cli import app
 from plait.client import get_client
 from plait.exceptions import ConfigError, ParameterError, RunTimeoutError
@@ -28,6 +29,11 @@ DEADLINE = 60
 
 def _cli(*args: str):
     return runner.invoke(app, list(args))
+
+
+def _limits():
+    """The limits as the configured backend (embedded or the server) has them now."""
+    return get_backend().concurrency_limits().list()
 
 
 def _child(tmp_path, body: str, **env: str) -> subprocess.Popen:
@@ -117,20 +123,14 @@ def test_a_tag_limit_holds_task_runs_of_two_processes_to_n_running(tmp_path, bac
     ]  # fmt: skip
     assert held, "8 runs on 4 workers per process, 2 slots: some waited"
     assert held[0] == "Waiting for a free slot of concurrency limit 'db' (2 of 2 slots in use)."
-    [limit] = get_client_limits()
+    [limit] = _limits()
     assert limit.active == 0, "every slot was given back"
-
-
-def get_client_limits():
-    from plait.backend import get_backend
-
-    return get_backend().concurrency_limits().list()
 
 
 def test_concurrency_holds_slots_for_code_and_waits_its_turn(backend_mode):
     assert _cli("concurrency-limit", "create", "warehouse", "2").exit_code == 0
     with concurrency("warehouse", occupy=2):
-        assert [limit.active for limit in get_client_limits()] == [2]
+        assert [limit.active for limit in _limits()] == [2]
         waited = pytest.raises(RunTimeoutError, match=r"'warehouse' \(2 of 2 slots in use\)")
         with waited, concurrency("warehouse", timeout_seconds=0.2):
             pass
@@ -146,10 +146,10 @@ def test_concurrency_holds_slots_for_code_and_waits_its_turn(backend_mode):
     holder.start()
     assert taken.wait(DEADLINE)
     with concurrency("warehouse"):  # one slot of two left
-        assert get_client_limits()[0].active == 2
+        assert _limits()[0].active == 2
         release.set()
     holder.join(DEADLINE)
-    assert get_client_limits()[0].active == 0
+    assert _limits()[0].active == 0
     unknown = pytest.raises(ConfigError, match="No concurrency limit is named 'nowhere'")
     with unknown, concurrency("nowhere"):
         pass
@@ -167,10 +167,10 @@ def test_concurrency_works_in_async_code(backend_mode):
 
     async def call_the_api() -> int:
         async with concurrency("api"):
-            return get_client_limits()[0].active
+            return _limits()[0].active
 
     assert asyncio.run(call_the_api()) == 1
-    assert get_client_limits()[0].active == 0
+    assert _limits()[0].active == 0
 
 
 def test_a_killed_process_frees_its_slots_when_its_lease_runs_out(tmp_path, backend_mode):
@@ -193,4 +193,4 @@ def test_a_killed_process_frees_its_slots_when_its_lease_runs_out(tmp_path, back
     child.kill()
     child.communicate(timeout=DEADLINE)
     with concurrency("warehouse", timeout_seconds=DEADLINE):  # granted once the lease ends
-        assert get_client_limits()[0].active == 1
+        assert _limits()[0].active == 1

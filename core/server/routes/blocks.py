@@ -33,7 +33,7 @@ from plait.backend.documents import (
     StoredVersion,
 )
 from plait.blocks.block import NAME_PATTERN
-from plait.server.auth import require
+from plait.server.auth import WRITERS, require
 from plait.server.bodies import Body, Storable, Text
 
 router = APIRouter(tags=["blocks"])
@@ -200,7 +200,7 @@ def list_blocks(
     return _documents(request).list(block_type, include_anonymous)
 
 
-@router.post("/blocks", dependencies=[Depends(require(Scope.WRITE))])
+@router.post("/blocks", dependencies=WRITERS)
 def save_blocks(request: Request, body: SaveBlocks) -> list[BlockVersion]:
     """Save a block with its nested blocks, at once; answers the saved versions, secrets by
     name only. An existing block of that name is refused (409) unless ``overwrite``."""
@@ -253,9 +253,7 @@ def _tokens(stored: StoredVersion, salt: bytes) -> dict[str, str]:
     }
 
 
-@router.delete(
-    "/blocks/{slug}/{name}", status_code=204, dependencies=[Depends(require(Scope.WRITE))]
-)
+@router.delete("/blocks/{slug}/{name}", status_code=204, dependencies=WRITERS)
 def delete_block(request: Request, slug: Slug, name: Name) -> Response:
     """Delete a saved block with all its versions (refused, 409, while another block uses
     it). Its audit trail is kept."""

@@ -6,16 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from plait.backend.api_keys import Scope
-from plait.server.auth import require
+from plait.server.auth import WRITERS
 from plait.server.bodies import Body, Storable, Text
 from plait.server.routes.events import Process
 
 router = APIRouter(prefix="/cache", tags=["cache"])
-Writer = [Depends(require(Scope.WRITE))]
 _KEY = Field(min_length=1, max_length=64, description="A cache key")
 
 
@@ -50,7 +48,7 @@ def lookup(request: Request, key: Annotated[str, Query(min_length=1, max_length=
     return Cached(result=_index(request).lookup(key))
 
 
-@router.put("", dependencies=Writer, status_code=204)
+@router.put("", dependencies=WRITERS, status_code=204)
 def record(request: Request, body: NewRecord) -> Response:
     """Point ``key`` at ``result``, and release the key's lock if the process holds it."""
     seconds = body.expiration_seconds
@@ -61,13 +59,13 @@ def record(request: Request, body: NewRecord) -> Response:
     return Response(status_code=204)
 
 
-@router.post("/lock", dependencies=Writer)
+@router.post("/lock", dependencies=WRITERS)
 def lock(request: Request, body: KeyLock) -> Granted:
     """Take the key's computing lock for the process, unless another live one holds it."""
     return Granted(granted=_index(request).try_lock(body.key, body.process.identity()))
 
 
-@router.post("/unlock", dependencies=Writer, status_code=204)
+@router.post("/unlock", dependencies=WRITERS, status_code=204)
 def unlock(request: Request, body: KeyLock) -> Response:
     """Release the process's lock on the key (its run failed)."""
     _index(request).unlock(body.key, body.process.identity())

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 
-from plait.backend.api_keys import Scope
 from plait.backend.limits import (
     MAX_SLOTS,
     NAME_PATTERN,
@@ -17,11 +16,10 @@ from plait.backend.limits import (
     Lease,
     LimitRecord,
 )
-from plait.server.auth import require
+from plait.server.auth import WRITERS
 from plait.server.bodies import Body, Text
 
 router = APIRouter(prefix="/concurrency_limits", tags=["concurrency limits"])
-Writer = [Depends(require(Scope.WRITE))]
 LimitName = Annotated[
     str, Path(pattern=NAME_PATTERN.pattern, description="The limit's name, e.g. a task tag")
 ]
@@ -67,20 +65,20 @@ def list_limits(request: Request) -> list[LimitRecord]:
     return _limits(request).list()
 
 
-@router.put("/{name}", dependencies=Writer)
+@router.put("/{name}", dependencies=WRITERS)
 def set_limit(request: Request, name: LimitName, body: NewLimit) -> LimitRecord:
     """Create the limit, or change its number of slots."""
     return _limits(request).set(name, body.limit)
 
 
-@router.delete("/{name}", dependencies=Writer, status_code=204)
+@router.delete("/{name}", dependencies=WRITERS, status_code=204)
 def delete_limit(request: Request, name: LimitName) -> Response:
     """Delete the limit: what waits on it goes ahead."""
     _limits(request).delete(name)
     return Response(status_code=204)
 
 
-@router.post("/leases", dependencies=Writer)
+@router.post("/leases", dependencies=WRITERS)
 def acquire(request: Request, body: LeaseRequest) -> LeaseAnswer:
     """Take ``occupy`` slots of each named limit at once (names without a limit are
     ignored), or nothing and the limit that holds it up."""
@@ -90,14 +88,14 @@ def acquire(request: Request, body: LeaseRequest) -> LeaseAnswer:
     return LeaseAnswer(lease=granted, holdup=None)
 
 
-@router.post("/leases/renew", dependencies=Writer, status_code=204)
+@router.post("/leases/renew", dependencies=WRITERS, status_code=204)
 def renew(request: Request, body: Renewal) -> Response:
     """Extend these leases from now: their holder is alive."""
     _limits(request).renew(body.lease_ids, body.ttl_seconds)
     return Response(status_code=204)
 
 
-@router.post("/leases/release", dependencies=Writer, status_code=204)
+@router.post("/leases/release", dependencies=WRITERS, status_code=204)
 def release(request: Request, body: Release) -> Response:
     """Give these leases' slots back."""
     _limits(request).release(body.lease_ids)

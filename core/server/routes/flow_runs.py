@@ -15,7 +15,6 @@ from fastapi.responses import StreamingResponse
 from pydantic import AwareDatetime, BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
-from plait.backend.api_keys import Scope
 from plait.backend.runs import MAX_PAGE
 from plait.client import DEFAULT_PAGE, MAX_AGE, Client
 from plait.runs import (
@@ -28,7 +27,7 @@ from plait.runs import (
     TaskRunSummary,
 )
 from plait.server import errors
-from plait.server.auth import require
+from plait.server.auth import WRITERS
 from plait.server.bodies import Body, Text
 from plait.states import FINAL_TYPES, StateType
 
@@ -81,16 +80,13 @@ def read_flow_runs(
     return reader.list_flow_runs(flow, state, limit, after, tags=tags, since=since, until=until)
 
 
-Writer = [Depends(require(Scope.WRITE))]
-
-
 class Heartbeat(Body):
     flow_run_ids: list[Annotated[str, Field(pattern=RUN_ID_PATTERN, max_length=36)]] = Field(
         max_length=MAX_PAGE
     )
 
 
-@router.post("/heartbeat", dependencies=Writer, status_code=204)
+@router.post("/heartbeat", dependencies=WRITERS, status_code=204)
 def heartbeat(request: Request, body: Heartbeat) -> None:
     """These flow runs' process is alive: renew their heartbeat (a flow run on another host
     with no heartbeat for ``heartbeat_timeout_seconds`` is marked Crashed)."""
@@ -104,7 +100,7 @@ class NewState(Body):
 
 @router.post(
     "/{flow_run_id}/state",
-    dependencies=Writer,
+    dependencies=WRITERS,
     responses={409: {"model": errors.Problem, "description": "A state rule refuses it"}},
 )
 def set_flow_run_state(reader: Reader, flow_run_id: RunId, body: NewState) -> FlowRunRecord:
@@ -117,7 +113,7 @@ class Deleted(BaseModel):
     deleted: int = Field(description="How many flow runs were deleted, subflow runs included")
 
 
-@router.delete("", dependencies=Writer)
+@router.delete("", dependencies=WRITERS)
 def delete_flow_runs(
     reader: Reader,
     older_than_seconds: Annotated[
@@ -146,7 +142,7 @@ def read_task_runs(
     return reader.list_task_runs(flow_run_id, state=state, limit=limit, after=after)
 
 
-@router.delete("/{flow_run_id}", dependencies=Writer)
+@router.delete("/{flow_run_id}", dependencies=WRITERS)
 def delete_flow_run(reader: Reader, flow_run_id: RunId) -> Deleted:
     """Delete one finished flow run and everything recorded about it."""
     return Deleted(deleted=reader.delete_flow_run(flow_run_id))
