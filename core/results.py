@@ -13,15 +13,19 @@ from __future__ import annotations
 import functools
 import os
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from plait.context import flow_run_var
+from plait import journal
+from plait.context import flow_run_var, task_run_var
 from plait.exceptions import InvalidOptionError, MissingContextError, ParameterError, PlaitError
+from plait.runs import ArtifactRecord, new_id
 
 if TYPE_CHECKING:  # plait.serializers loads on first use: import plait stays light
     from plait.serializers import Serializer
 
 DEFAULT_SERIALIZER = "cloudpickle"
+ARTIFACT_KEY_LIMIT = 255  # an artifact's name is its key in the run store
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,14 +130,25 @@ class ResultOptions:
         return self._storage
 
 
-def write_artifact(name: str, value: Any) -> ResultRef:
+def write_artifact(name: str, value: Any, description: str | None = None) -> ResultRef:
     """Keep ``value`` (JSON data: a report, a tool's output files) with the results of the
-    flow run in progress, at ``artifacts/<flow run id>/<name>`` in the flow's result storage.
-    ``ResultRef.load()`` reads it back; the file is the JSON after a one-line header."""
-    if not isinstance(name, str) or any(part in ("", ".", "..") for part in name.split("/")):
+    flow run in progress, at ``artifacts/<flow run id>/<name>`` in the flow's result storage,
+    and record it as the run's artifact ``name`` (``Client.read_artifacts``, ``plait flow-run
+    inspect``). ``ResultRef.load()`` reads it back; the file is the JSON after a one-line
+    header."""
+    if (
+        not isinstance(name, str)
+        or len(name) > ARTIFACT_KEY_LIMIT
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
         raise ParameterError(
             f"write_artifact({name!r}): give a relative path inside the flow run's artifacts, "
-            "such as 'report.json' or 'dbt/run_results.json', without empty, '.' or '..' parts."
+            "such as 'report.json' or 'dbt/run_results.json', without empty, '.' or '..' "
+            f"parts and at most {ARTIFACT_KEY_LIMIT} characters long."
+        )
+    if description is not None and not isinstance(description, str):
+        raise ParameterError(
+            f"write_artifact({name!r}): description must be text; got {description!r}."
         )
     context = flow_run_var.get()
     if context is None:
@@ -142,8 +157,19 @@ def write_artifact(name: str, value: Any) -> ResultRef:
             "flow run: call it in a flow, or in a task running in the flow's process (not on a "
             "process pool's or a cluster's worker)."
         )
-    path = f"artifacts/{context.flow_run.id}/{name}"
-    return context.flow.results.write(value, path, _resolve_serializer("json", name))
+    flow_run_id = context.flow_run.id
+    ref = context.flow.results.write(
+        value, f"artifacts/{flow_run_id}/{name}", _resolve_serializer("json", name)
+    )
+    task = task_run_var.get()  # a task of this flow run (not one around a subflow)
+    task_run_id = task.task_run.id if task and task.task_run.flow_run_id == flow_run_id else None
+    journal.record(
+        ArtifactRecord(
+            new_id(), name, "file", flow_run_id, task_run_id, ref.to_json(),
+            datetime.now(UTC), description,
+        )
+    )  # fmt: skip
+    return ref
 
 
 def parameter_serializer() -> Serializer:

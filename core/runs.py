@@ -8,7 +8,8 @@ store, a ``MemoryRecorder`` in tests, and (later) the API server's responses::
     for state in run.states:
         print(state.type, state.timestamp, state.message)
 
-A ``LogRecord`` is also the journal's event for a log line: it gets its ``id`` when stored.
+A ``LogRecord`` is also the journal's event for a log line: it gets its ``id`` when stored;
+an ``ArtifactRecord`` is likewise the event for an artifact a run kept.
 Records are frozen dataclasses, cheap to build and free of pydantic, so that reading the
 in-memory journal costs nothing at ``import plait``.
 """
@@ -113,6 +114,27 @@ class LogRecord:
     message: str
     timestamp: datetime
     id: int | None = None
+
+
+ARTIFACT_TYPES = frozenset({"file"})
+"""What an artifact's ``data`` may describe: ``"file"``, a file kept with the run's results."""
+
+
+@dataclass(slots=True, frozen=True)
+class ArtifactRecord:
+    """Something a run kept for people to look at, under a ``key`` (a file written again
+    under the same key has a record per write). ``type`` says what ``data`` holds: for a
+    ``"file"`` (``write_artifact``), where the file is, as a ``ResultRef``'s JSON
+    (``Client.read_artifact`` reads it back)."""
+
+    id: str
+    key: str
+    type: str
+    flow_run_id: str
+    task_run_id: str | None
+    data: dict[str, Any]
+    timestamp: datetime
+    description: str | None = None
 
 
 @dataclass(slots=True, frozen=True)

@@ -30,7 +30,15 @@ from plait.exceptions import (
 )
 from plait.journal.http import HttpRecorder, open_http, post_batch
 from plait.journal.spool import Spool
-from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraphNode, TaskRunRecord, TaskRunSummary
+from plait.runs import (
+    ArtifactRecord,
+    FlowRunRecord,
+    LogRecord,
+    Page,
+    TaskGraphNode,
+    TaskRunRecord,
+    TaskRunSummary,
+)
 from plait.state_rules import Ruling
 from plait.states import StateType
 
@@ -245,6 +253,10 @@ class HttpRunQueries(RunQueries):
     def read_logs(self, flow_run_id: str, after: int | None) -> list[LogRecord]:
         lines = self._get(f"/flow_runs/{_segment(flow_run_id)}/logs", after=after)
         return parsed(list[LogRecord], lines)
+
+    def read_artifacts(self, flow_run_id: str) -> list[ArtifactRecord]:
+        artifacts = self._get(f"/flow_runs/{_segment(flow_run_id)}/artifacts")
+        return parsed(list[ArtifactRecord], artifacts)
 
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None

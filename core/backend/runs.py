@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from plait.exceptions import ParameterError
-from plait.runs import FlowRunRecord, LogRecord, Page, TaskGraphNode, TaskRunRecord, TaskRunSummary
+from plait.runs import (
+    ArtifactRecord,
+    FlowRunRecord,
+    LogRecord,
+    Page,
+    TaskGraphNode,
+    TaskRunRecord,
+    TaskRunSummary,
+)
 from plait.state_rules import Ruling
 from plait.states import StateType
 
@@ -87,6 +95,10 @@ class RunQueries(ABC):
     @abstractmethod
     def read_logs(self, flow_run_id: str, after: int | None) -> list[LogRecord]:
         """A flow run's log lines (its task runs' included) in order, after line ``after``."""
+
+    @abstractmethod
+    def read_artifacts(self, flow_run_id: str) -> list[ArtifactRecord]:
+        """The artifacts a flow run (its task runs included) kept, in order."""
 
     @abstractmethod
     def delete_flow_runs(

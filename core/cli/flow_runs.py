@@ -34,7 +34,14 @@ from plait.exceptions import ParameterError
 from plait.states import FINAL_TYPES
 
 if TYPE_CHECKING:  # the client loads SQLAlchemy: only commands that read runs import it
-    from plait.client import Client, FlowRunRecord, LogRecord, TaskGraphNode, TaskRunRecord
+    from plait.client import (
+        ArtifactRecord,
+        Client,
+        FlowRunRecord,
+        LogRecord,
+        TaskGraphNode,
+        TaskRunRecord,
+    )
 
 app = typer.Typer(help="List, inspect, follow and delete flow runs.", no_args_is_help=True)
 
@@ -104,7 +111,7 @@ def inspect_flow_run(
     output: OutputOption = Output.TABLE,
 ) -> None:
     """A flow run's parameters, states, task runs (counted by state, the unsuccessful ones
-    listed first) and failure traceback."""
+    listed first), artifacts and failure traceback."""
     from plait.client import get_client
 
     client = get_client()
@@ -117,10 +124,14 @@ def inspect_flow_run(
             console.print(_graph_tree(run, nodes))
         return
     summary = client.summarize_task_runs(run.id, limit=LISTED_TASK_RUNS)
+    artifacts = client.read_artifacts(run.id)
     more = summary.total - len(summary.listed)
     if output is Output.JSON:
         task_runs = {"total": summary.total, "counts": summary.counts, "listed": summary.listed}
-        print_json({"flow_run": run, "task_runs": {**task_runs, "not_listed": more}})
+        print_json(
+            {"flow_run": run, "task_runs": {**task_runs, "not_listed": more},
+             "artifacts": artifacts}
+        )  # fmt: skip
         return
     print_table(_summary(run), whole=())
     console.print(_states_table(run))
@@ -132,6 +143,9 @@ def inspect_flow_run(
         console.print(
             f"{more:,} more task runs: plait task-run ls --flow-run {run.id}", soft_wrap=True
         )
+    if artifacts:
+        console.print(Text(f"Artifacts ({len(artifacts):,})", style="bold"))
+        print_table(_artifacts_table(artifacts), whole=("Key", "Where"))
     failure = run.failure
     if failure is not None and failure.detail:
         console.print(Panel(Text(failure.detail), title="Failure", border_style="red"))
@@ -174,6 +188,19 @@ def _task_runs_table(task_runs: list[TaskRunRecord]) -> Table:
             format_duration(task_run.duration),
             task_run.state_message or "",
         )
+    return table
+
+
+def _artifacts_table(artifacts: list[ArtifactRecord]) -> Table:
+    table = Table("Key", "Type", "Where", "Written", "Description", box=None)
+    for artifact in artifacts:
+        where = artifact.data.get("path", "")
+        if artifact.data.get("storage"):
+            where = f"{artifact.data['storage']}: {where}"
+        table.add_row(
+            artifact.key, artifact.type, where, format_time(artifact.timestamp),
+            artifact.description or "",
+        )  # fmt: skip
     return table
 
 

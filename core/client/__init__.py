@@ -24,6 +24,7 @@ from plait.backend import get_backend, open_backend
 from plait.backend.runs import MAX_PAGE, FlowRunFilter, RunQueries
 from plait.exceptions import ParameterError, StateRefusedError
 from plait.runs import (
+    ArtifactRecord,
     FlowRunRecord,
     LogRecord,
     Page,
@@ -136,6 +137,22 @@ class Client:
         lines recorded after the line with that id (to follow a run)."""
         return self.queries.read_logs(flow_run_id, after)
 
+    def read_artifacts(self, flow_run_id: str) -> list[ArtifactRecord]:
+        """The artifacts a flow run (its task runs included) kept, in the order they were
+        written: each names its key, its type and where its file is."""
+        return self.queries.read_artifacts(flow_run_id)
+
+    def read_artifact(self, artifact: ArtifactRecord) -> Any:
+        """What a ``file`` artifact holds, read from the flow run's result storage."""
+        from plait.results import ResultRef
+
+        if artifact.type != "file" or "path" not in artifact.data:
+            raise ParameterError(
+                f"Artifact {artifact.key!r} ({artifact.type}) has no file to read: only "
+                "'file' artifacts (write_artifact) are kept in the result storage."
+            )
+        return ResultRef.from_json(artifact.data).load()
+
     def read_result(self, run: RunRecord) -> Any:
         """A run's persisted result, read from its result storage."""
         from plait.results import ResultRef
@@ -234,6 +251,7 @@ def get_client(database_url: str | None = None) -> Client:
 
 
 __all__ = [
+    "ArtifactRecord",
     "Client",
     "FlowRunRecord",
     "LogRecord",

@@ -1,7 +1,9 @@
-"""The journal's events: a run came into being, resumed, or entered a state; a log line.
+"""The journal's events: a run came into being, resumed, or entered a state; a log line; an
+artifact.
 
 Events are small frozen snapshots that never hold a run's result, so recording them keeps no
-user data alive. State names are ``StateType`` values.
+user data alive (an artifact's event says where its file is, not what it holds). State names
+are ``StateType`` values.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from plait.runs import LogRecord
+from plait.runs import ArtifactRecord, LogRecord
 
 RunKind = Literal["flow", "task"]
 
@@ -57,5 +59,12 @@ class StateChanged:
     result: dict[str, Any] | None = None  # where a persisted result is (a ResultRef's JSON)
 
 
-Event = RunCreated | StateChanged | LogRecord | RunResumed
-"""Everything the engine journals. A log line's event is its ``plait.runs.LogRecord``."""
+Event = RunCreated | StateChanged | LogRecord | RunResumed | ArtifactRecord
+"""Everything the engine journals. A log line's event is its ``plait.runs.LogRecord``, an
+artifact's its ``plait.runs.ArtifactRecord``."""
+
+EVENT_TYPES: dict[str, type] = {
+    kind.__name__: kind
+    for kind in (RunCreated, StateChanged, LogRecord, RunResumed, ArtifactRecord)
+}
+"""Every kind of event by name: how the spool and the server's ingestion name them."""

@@ -31,16 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
-from plait.runs import LogRecord
+from plait.journal.events import EVENT_TYPES, Event
 
 logger = logging.getLogger("plait.journal")
 
 _lock = threading.Lock()
-_EVENT_TYPES: dict[str, type] = {
-    cls.__name__: cls for cls in (RunCreated, StateChanged, LogRecord, RunResumed)
-}
-_FIELD_NAMES = {cls: [f.name for f in dataclasses.fields(cls)] for cls in _EVENT_TYPES.values()}
+_FIELD_NAMES = {cls: [f.name for f in dataclasses.fields(cls)] for cls in EVENT_TYPES.values()}
 _TUPLE_FIELDS = ("upstream", "tags", "on_crashed")
 
 
@@ -54,7 +50,7 @@ def event_fields(event: Event) -> dict[str, Any]:
 def event_from_fields(fields: dict[str, Any]) -> Event:
     """The event ``event_fields`` made ``fields`` from (after a JSON round trip)."""
     fields = dict(fields)
-    cls = _EVENT_TYPES[fields.pop("event")]
+    cls = EVENT_TYPES[fields.pop("event")]
     fields["timestamp"] = datetime.fromisoformat(fields["timestamp"])
     for name in _TUPLE_FIELDS:
         if name in fields:

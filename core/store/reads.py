@@ -22,6 +22,7 @@ from plait.exceptions import AmbiguousRunIdError, ParameterError, RunNotFoundErr
 from plait.journal.events import StateChanged
 from plait.journal.process import ProcessIdentity
 from plait.runs import (
+    ArtifactRecord,
     FlowRunRecord,
     LogRecord,
     Page,
@@ -34,7 +35,14 @@ from plait.state_rules import Ruling
 from plait.states import UNSUCCESSFUL_TYPES, StateType
 from plait.store import crashes, retention
 from plait.store.database import Database, describe_error
-from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
+from plait.store.schema import (
+    ArtifactRow,
+    FlowRunRow,
+    LogRow,
+    RunStateRow,
+    TaskRunRow,
+    TaskRunUpstreamRow,
+)
 
 logger = logging.getLogger("plait.store")
 
@@ -43,6 +51,7 @@ task_runs = TaskRunRow.__table__
 run_states = RunStateRow.__table__
 upstream_edges = TaskRunUpstreamRow.__table__
 logs = LogRow.__table__
+artifacts = ArtifactRow.__table__
 
 
 class SqlRunQueries(RunQueries):
@@ -188,6 +197,16 @@ class SqlRunQueries(RunQueries):
                 query = query.where(logs.c.id > after)
             rows = connection.execute(query).mappings().all()
         return [LogRecord(**row) for row in rows]
+
+    def read_artifacts(self, flow_run_id: str) -> list[ArtifactRecord]:
+        with self._connection() as connection:
+            query = (
+                sa.select(artifacts)
+                .where(artifacts.c.flow_run_id == self._resolve(connection, flow_run_id))
+                .order_by(artifacts.c.timestamp, artifacts.c.id)
+            )
+            rows = connection.execute(query).mappings().all()
+        return [ArtifactRecord(**row) for row in rows]
 
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None

@@ -10,7 +10,14 @@ from sqlalchemy.engine import Connection
 
 from plait.states import FINAL_NAMES
 from plait.store.database import Database
-from plait.store.schema import FlowRunRow, LogRow, RunStateRow, TaskRunRow, TaskRunUpstreamRow
+from plait.store.schema import (
+    ArtifactRow,
+    FlowRunRow,
+    LogRow,
+    RunStateRow,
+    TaskRunRow,
+    TaskRunUpstreamRow,
+)
 
 _CHUNK = 500  # ids per statement: well under every database's bound-parameter limit
 
@@ -22,7 +29,8 @@ def delete_flow_runs(
     database: Database, *, ids: Iterable[str] = (), older_than: timedelta | None = None
 ) -> int:
     """Delete the given flow runs and/or the finished ones created more than ``older_than``
-    ago, with their subflow runs, task runs, states, task graph and logs. Returns how many
+    ago, with their subflow runs, task runs, states, task graph, logs and artifact records
+    (the artifacts' files stay in the result storage). Returns how many
     flow runs were deleted (subflow runs included)."""
     with database.writing() as connection:
         chosen = set(ids)
@@ -63,9 +71,11 @@ def _delete(connection: Connection, flow_run_ids: list[str]) -> None:
     states = RunStateRow.__table__
     edges = TaskRunUpstreamRow.__table__
     logs = LogRow.__table__
+    artifacts = ArtifactRow.__table__
     connection.execute(states.delete().where(states.c.run_id.in_(their_task_runs)))
     connection.execute(edges.delete().where(edges.c.task_run_id.in_(their_task_runs)))
     connection.execute(task_runs.delete().where(task_runs.c.flow_run_id.in_(flow_run_ids)))
     connection.execute(logs.delete().where(logs.c.flow_run_id.in_(flow_run_ids)))
+    connection.execute(artifacts.delete().where(artifacts.c.flow_run_id.in_(flow_run_ids)))
     connection.execute(states.delete().where(states.c.run_id.in_(flow_run_ids)))
     connection.execute(flow_runs.delete().where(flow_runs.c.id.in_(flow_run_ids)))

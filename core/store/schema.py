@@ -139,6 +139,21 @@ class LogRow(Base):
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class ArtifactRow(Base):
+    """An artifact a run kept: its key, its type and what it holds (``plait.runs``)."""
+
+    __tablename__ = "artifacts"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    type: Mapped[str] = mapped_column(String(32))
+    flow_run_id: Mapped[str] = mapped_column(ID, index=True)
+    task_run_id: Mapped[str | None] = mapped_column(ID)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class BlockTypeRow(Base):
     """A block type, by slug, and where its class comes from (for "pip install" hints)."""
 

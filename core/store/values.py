@@ -14,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 
 from plait.journal import Event, RunCreated, StateChanged
-from plait.runs import LogRecord
+from plait.runs import ArtifactRecord, LogRecord
 
 NUL_MARK = "\u2400"  # ␀
 NAME_LIMIT = 255  # flow and task names, run names, loggers, hostnames (String(255) columns)
@@ -57,4 +57,7 @@ def reduced(event: Event, reason: str) -> Event:
         return dataclasses.replace(event, message=note, detail=None, result=None)
     if isinstance(event, LogRecord):
         return dataclasses.replace(event, logger=storable(event.logger, 100), message=note)
+    if isinstance(event, ArtifactRecord):
+        data = {"$not_storable": note}
+        return dataclasses.replace(event, key=storable(event.key, 100), data=data, description=None)
     return event

@@ -28,7 +28,7 @@ from plait.journal import Event, RunCreated, RunResumed, StateChanged
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch, Failure, ShippingRecorder
 from plait.journal.spool import Segment, Spool
-from plait.runs import LogRecord
+from plait.runs import ArtifactRecord, LogRecord
 from plait.settings import Settings
 from plait.state_rules import Ruling, rule_on
 from plait.states import FINAL_NAMES
@@ -59,6 +59,8 @@ COLUMNS = {
     "run_states": ("run_id", "type", "message", "detail", "timestamp"),
     "task_run_upstream": ("task_run_id", "upstream_id"),
     "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
+    "artifacts": ("id", "key", "type", "flow_run_id", "task_run_id", "data", "description",
+                  "timestamp"),
 }  # fmt: skip
 
 
@@ -115,6 +117,7 @@ class _Batch:
         self.states: list[tuple[Any, ...]] = []
         self.edges: list[tuple[str, str]] = []
         self.logs: list[tuple[Any, ...]] = []
+        self.artifacts: list[tuple[Any, ...]] = []
         self.ended_flow_runs: list[str] = []
         self.resumed_flow_runs: list[str] = []
         self.stored: dict[str, str | None] = {}  # states of runs recorded by earlier batches
@@ -135,6 +138,12 @@ class _Batch:
         elif type(event) is RunResumed:
             self.resumed_flow_runs.append(event.run_id)
             self.resuming.add(event.run_id)
+        elif type(event) is ArtifactRecord:
+            self.artifacts.append(
+                (event.id, storable(event.key, NAME_LIMIT), event.type, event.flow_run_id,
+                 event.task_run_id, json.dumps(event.data),
+                 storable_or_none(event.description, TEXT_LIMIT), self.time(event.timestamp))
+            )  # fmt: skip
 
     def _created(self, event: RunCreated) -> None:
         tags = json.dumps(event.tags) if event.tags else "[]"
@@ -204,6 +213,7 @@ class _Batch:
             ("run_states", self.states),
             ("task_run_upstream", self.edges),
             ("logs", self.logs),
+            ("artifacts", self.artifacts),
         ]
         for table, rows in tables:
             if rows:
@@ -227,7 +237,7 @@ class _Batch:
 
 def _run_of(event: Event) -> str:
     """The run an event is about, for messages."""
-    if isinstance(event, LogRecord):
+    if isinstance(event, LogRecord | ArtifactRecord):
         if event.task_run_id:
             return f"task run {event.task_run_id!r}"
         return f"flow run {event.flow_run_id!r}"

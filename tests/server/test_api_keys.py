@@ -102,6 +102,7 @@ READ_ROUTES = [
         "/flow_runs/{id}/graph/nodes",
         "/flow_runs/{id}/logs",
         "/flow_runs/{id}/logs/follow",
+        "/flow_runs/{id}/artifacts",
         "/task_runs/names",
         "/blocks",
         "/blocks/{id}/{id}",

@@ -16,25 +16,22 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, WithJsonSchema
 
-from plait.journal.events import Event, RunCreated, RunResumed, StateChanged
+from plait.journal.events import EVENT_TYPES, Event, StateChanged
 from plait.journal.http import MAX_BATCH_EVENTS
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
-from plait.runs import LogRecord
+from plait.runs import ARTIFACT_TYPES, ArtifactRecord
 from plait.server.bodies import Body, Text
 from plait.state_rules import Ruling
 from plait.states import StateType
 
 router = APIRouter(prefix="/events", tags=["events"])
 
-_KINDS: dict[str, type] = {
-    kind.__name__: kind for kind in (RunCreated, StateChanged, LogRecord, RunResumed)
-}
-_ADAPTERS = {name: TypeAdapter(list[kind]) for name, kind in _KINDS.items()}  # a kind at once
-_FIELDS = {name: set(kind.__dataclass_fields__) for name, kind in _KINDS.items()}
+_ADAPTERS = {name: TypeAdapter(list[kind]) for name, kind in EVENT_TYPES.items()}  # a kind at once
+_FIELDS = {name: set(kind.__dataclass_fields__) for name, kind in EVENT_TYPES.items()}
 _STATES = {state.value for state in StateType}
-_ID_FIELDS = ("run_id", "flow_run_id", "task_run_id", "parent_task_run_id", "map_id")
-ID_LIMIT = 36  # run ids are UUID strings
+_ID_FIELDS = ("id", "run_id", "flow_run_id", "task_run_id", "parent_task_run_id", "map_id")
+ID_LIMIT = 36  # run ids (and artifact ids) are UUID strings
 
 
 class Process(Body):
@@ -61,7 +58,7 @@ class EventBatch(Body):
             max_length=MAX_BATCH_EVENTS,
             description=(
                 "Journal events: objects with an 'event' field (RunCreated, StateChanged, "
-                "LogRecord or RunResumed) and that event's fields"
+                "LogRecord, RunResumed or ArtifactRecord) and that event's fields"
             ),
         ),
     ]
@@ -131,8 +128,8 @@ def _fields(position: int, fields: Any) -> tuple[str, dict[str, Any]]:
     if not isinstance(fields, dict):
         raise _invalid(position, None, "must be an object with an 'event' field")
     name = fields.get("event")
-    if name not in _KINDS:
-        known = ", ".join(_KINDS)
+    if name not in EVENT_TYPES:
+        known = ", ".join(EVENT_TYPES)
         raise _invalid(position, "event", f"must be one of {known}; got {name!r}")
     values = dict(fields)
     del values["event"]
@@ -145,14 +142,16 @@ def _fields(position: int, fields: Any) -> tuple[str, dict[str, Any]]:
 
 
 def _check(position: int, event: Event) -> None:
-    """What the event types do not say: ids are run ids, states are states, times say
-    their offset."""
+    """What the event types do not say: ids are UUIDs, states are states, artifact types
+    are known, times say their offset."""
     for field in _ID_FIELDS:
         value = getattr(event, field, None)
         if value is not None and len(value) > ID_LIMIT:
-            raise _invalid(position, field, f"must be at most {ID_LIMIT} characters (a run id)")
+            raise _invalid(position, field, f"must be at most {ID_LIMIT} characters (an id)")
     if type(event) is StateChanged and event.state not in _STATES:
         raise _invalid(position, "state", f"must be one of {', '.join(sorted(_STATES))}")
+    if type(event) is ArtifactRecord and event.type not in ARTIFACT_TYPES:
+        raise _invalid(position, "type", f"must be one of {', '.join(sorted(ARTIFACT_TYPES))}")
     timestamp: datetime = event.timestamp
     if timestamp.utcoffset() is None:
         raise _invalid(position, "timestamp", "needs a UTC offset, e.g. 2026-01-01T00:00:00Z")

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from plait.backend.runs import MAX_PAGE
 from plait.client import DEFAULT_PAGE, MAX_AGE, Client
 from plait.runs import (
+    ArtifactRecord,
     FlowRunRecord,
     LogRecord,
     Page,
@@ -176,6 +177,13 @@ def read_logs(
 ) -> list[LogRecord]:
     """A flow run's log lines (its task runs' included), in order."""
     return reader.read_logs(flow_run_id, after)
+
+
+@router.get("/{flow_run_id}/artifacts")
+def read_artifacts(reader: Reader, flow_run_id: RunId) -> list[ArtifactRecord]:
+    """The artifacts a flow run (its task runs included) kept, in order; a ``file``'s
+    ``data`` says where it is in the run's result storage."""
+    return reader.read_artifacts(flow_run_id)
 
 
 FOLLOW_POLL_SECONDS = 0.5  # how often a followed run's new lines are looked for
