@@ -15,6 +15,8 @@ from plait.task_runners import resolve_task_runner
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from plait.deployments import Deployment
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -54,6 +56,16 @@ class Flow(Definition, Generic[P, R]):
         if self._validator is _NOT_BUILT:
             self._validator = build_validator(self.fn, self.name)
         return parameters if self._validator is None else self._validator(parameters)
+
+    def to_deployment(self, name: str, **options: Any) -> Deployment:
+        """A deployment of this flow, to serve or register: ``cron=``, ``interval=`` or
+        ``rrule=`` (with ``timezone=``, ``anchor_date=``) or ``schedules=[...]``,
+        ``parameters=``, ``tags=``, ``description=``, ``version=``, ``concurrency_limit=``,
+        ``collision=`` and ``catchup=`` (see ``plait.deployments``). Each option and
+        parameter is checked now, and a bad one refused by name."""
+        from plait.deployments import build_deployment
+
+        return build_deployment(self, name, **options)
 
     def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
         return flow_runs.call_flow(self, args, kwargs, return_state)

@@ -109,7 +109,7 @@ def _record_for_retry(
     the flow from, and its parameters (stored encrypted beside its results). A flow
     defined inside a function cannot be imported again, so it gets neither; a flow called
     without parameters needs only the first."""
-    entrypoint = _entrypoint(flow)
+    entrypoint = entrypoint_of(flow)
     if entrypoint is None or not parameters:
         return entrypoint, None
     try:
@@ -120,7 +120,7 @@ def _record_for_retry(
     return entrypoint, ref.to_json()
 
 
-def _entrypoint(flow: Flow) -> str | None:
+def entrypoint_of(flow: Flow) -> str | None:
     """``module:name`` of a module-level flow, or ``/path/to/script.py:name`` for one in
     the script being run."""
     fn = flow.fn

@@ -8,6 +8,7 @@ error naming each bad parameter. pydantic is imported on the first validation, n
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import typing
 from collections.abc import Callable
@@ -22,17 +23,8 @@ _SKIPPED_KINDS = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWOR
 
 def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
     """A function that validates a parameters dict, or None if there are no hints to check."""
-    signature = inspect.signature(fn)
-    try:
-        hints = typing.get_type_hints(fn, include_extras=True)
-    except Exception as exc:
-        raise InvalidOptionError(
-            f"@flow {flow_name!r}: the type hints of its parameters cannot be resolved "
-            f"({type(exc).__name__}: {exc}). Fix the hints, or pass validate_parameters=False."
-        ) from None
-    checked = [
-        p for p in signature.parameters.values() if p.name in hints and p.kind not in _SKIPPED_KINDS
-    ]
+    hints = _hints(fn, flow_name)
+    checked = [p for p in _parameters(fn) if p.name in hints]
     if not checked:
         return None
 
@@ -67,6 +59,48 @@ def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
         return {**parameters, **coerced}
 
     return validate
+
+
+def parameter_schema(fn: Callable[..., Any], flow_name: str) -> dict[str, Any]:
+    """The JSON schema of a flow's parameters (what a form for them needs): each one's
+    type from its hint (any value for a parameter without one, or with a hint JSON schema
+    cannot describe), its default, and which are required."""
+    import pydantic
+    import pydantic_core
+    from pydantic_core import PydanticSerializationError
+
+    hints = _hints(fn, flow_name)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for position, parameter in enumerate(_parameters(fn)):
+        field: dict[str, Any] = {"title": parameter.name, "position": position}
+        # A hint JSON schema cannot describe (an arbitrary class) allows any value; a
+        # default JSON cannot hold is left out.
+        if parameter.name in hints:
+            with contextlib.suppress(pydantic.PydanticUserError):
+                field |= pydantic.TypeAdapter(hints[parameter.name]).json_schema()
+        if parameter.default is inspect.Parameter.empty:
+            required.append(parameter.name)
+        else:
+            with contextlib.suppress(PydanticSerializationError):
+                field["default"] = pydantic_core.to_jsonable_python(parameter.default)
+        properties[parameter.name] = field
+    return {"title": "Parameters", "type": "object", "properties": properties,
+            "required": required}  # fmt: skip
+
+
+def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(fn).parameters.values() if p.kind not in _SKIPPED_KINDS]
+
+
+def _hints(fn: Callable[..., Any], flow_name: str) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(fn, include_extras=True)
+    except Exception as exc:
+        raise InvalidOptionError(
+            f"@flow {flow_name!r}: the type hints of its parameters cannot be resolved "
+            f"({type(exc).__name__}: {exc}). Fix the hints, or pass validate_parameters=False."
+        ) from None
 
 
 def _describe(flow_name: str, error: Any) -> str:

@@ -1,0 +1,215 @@
+"""Deployments: a flow registered to run later, on its schedules or on request, with its
+parameters checked against the flow's signature and type hints when the deployment is built
+and again when a run is asked for.
+
+    deployment = nightly.to_deployment(
+        "nightly", cron="0 2 * * *", timezone="Europe/Berlin", parameters={"region": "eu"}
+    )
+
+A deployment names its flow by entrypoint (``module:name``, or ``/path/script.py:name``), so
+a serving process or a worker can import it again, and keeps the JSON schema of the flow's
+parameters (what a form for them needs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from plait.engine import options as opt
+from plait.engine.flow_runs import entrypoint_of
+from plait.engine.parameters import parameter_schema
+from plait.exceptions import InvalidOptionError, ParameterError
+from plait.schedules import Cron, Interval, RRule, Schedule, ScheduleError
+
+if TYPE_CHECKING:
+    from plait.flows import Flow
+
+COLLISIONS = ("enqueue", "cancel_new")  # a run due while concurrency_limit runs are running
+CATCHUPS = ("latest", "all", "none")  # which runs missed while nothing was scheduling run
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """A flow registered to run on its ``schedules`` or on request, with ``parameters``
+    (a schedule's own parameters, then a request's, override them). At most
+    ``concurrency_limit`` of its runs run at once; one due beyond that waits (``collision=
+    "enqueue"``) or is cancelled (``"cancel_new"``). After time when nothing scheduled it,
+    ``catchup`` says which missed runs still run: the ``"latest"``, ``"all"`` or ``"none"``."""
+
+    name: str
+    flow_name: str
+    entrypoint: str
+    parameter_schema: dict[str, Any]
+    schedules: tuple[Schedule, ...] = ()
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    version: str | None = None
+    concurrency_limit: int | None = None
+    collision: str = "enqueue"
+    catchup: str = "latest"
+
+    def run_parameters(
+        self, given: dict[str, Any] | None = None, schedule: Schedule | None = None
+    ) -> dict[str, Any]:
+        """The parameters of a run of this deployment (of ``schedule``'s, if given, with
+        ``given`` on top), checked against the flow: a ParameterError names any parameter
+        that is unknown, of the wrong type, or required and missing."""
+        given = _check_parameters(
+            self.parameter_schema, {} if given is None else given, f"Deployment {self.name!r}",
+            self.flow_name,
+        )  # fmt: skip
+        merged = {**self.parameters, **(schedule.parameters if schedule else {}), **given}
+        missing = [name for name in self.parameter_schema["required"] if name not in merged]
+        if missing:
+            raise ParameterError(
+                f"Deployment {self.name!r}: flow {self.flow_name!r} requires "
+                f"{_listing(missing)} and the deployment gives no value; pass it with "
+                f"-p {missing[0]}=... (or set it in the deployment's parameters)."
+            )
+        return merged
+
+
+def build_deployment(
+    flow: Flow,
+    name: str,
+    *,
+    cron: str | None = None,
+    interval: timedelta | float | None = None,
+    rrule: str | None = None,
+    schedules: list[Schedule] | None = None,
+    timezone: str = "UTC",
+    anchor_date: datetime | None = None,
+    parameters: dict[str, Any] | None = None,
+    tags: list[str] | None = None,
+    description: str | None = None,
+    version: str | None = None,
+    concurrency_limit: int | None = None,
+    collision: str = "enqueue",
+    catchup: str = "latest",
+) -> Deployment:
+    """``flow.to_deployment(...)``: every argument checked, each bad one refused by name."""
+    owner = f"Deployment {name!r} of flow {flow.name!r}"
+    opt.check_name(name, owner)
+    entrypoint = entrypoint_of(flow)
+    if entrypoint is None:
+        raise InvalidOptionError(
+            f"{owner}: the flow is defined inside a function (or interactively), so the "
+            "process that runs the deployment cannot import it; define it at module level."
+        )
+    schema = parameter_schema(flow.fn, flow.name)
+    checked = _schedules(owner, cron, interval, rrule, schedules, timezone, anchor_date)
+    parameters = _check_parameters(schema, parameters or {}, owner, flow.name)
+    checked = tuple(
+        replace(schedule, parameters=_check_parameters(schema, schedule.parameters, owner,
+                                                       flow.name))
+        for schedule in checked
+    )  # fmt: skip
+    if concurrency_limit is not None and (
+        not isinstance(concurrency_limit, int) or isinstance(concurrency_limit, bool)
+        or concurrency_limit < 1
+    ):  # fmt: skip
+        raise InvalidOptionError(
+            f"{owner}: concurrency_limit must be a whole number of at least 1, or None for no "
+            f"limit; got {concurrency_limit!r}."
+        )
+    for option, value, allowed in (("collision", collision, COLLISIONS),
+                                   ("catchup", catchup, CATCHUPS)):  # fmt: skip
+        if value not in allowed:
+            raise InvalidOptionError(
+                f"{owner}: {option} must be one of {_listing(allowed)}; got {value!r}."
+            )
+    return Deployment(
+        name=name, flow_name=flow.name, entrypoint=entrypoint, parameter_schema=schema,
+        schedules=checked, parameters=parameters, tags=opt.check_tags(tags, owner),
+        description=opt.check_optional_str(description, "description", owner),
+        version=opt.check_optional_str(version, "version", owner),
+        concurrency_limit=concurrency_limit, collision=collision, catchup=catchup,
+    )  # fmt: skip
+
+
+def _schedules(
+    owner: str,
+    cron: str | None,
+    interval: timedelta | float | None,
+    rrule: str | None,
+    schedules: list[Schedule] | None,
+    timezone: str,
+    anchor_date: datetime | None,
+) -> tuple[Schedule, ...]:
+    shortcuts = {"cron": cron, "interval": interval, "rrule": rrule}
+    given = [option for option, value in shortcuts.items() if value is not None]
+    if len(given) > 1 or (given and schedules is not None):
+        raise InvalidOptionError(
+            f"{owner}: give one of cron=, interval= or rrule=, or several schedules as "
+            f"schedules=[Cron(...), Interval(...), ...]; got {_listing(given or ['schedules'])}"
+            f"{' and schedules' if given and schedules is not None else ''}."
+        )
+    anchored = {} if anchor_date is None else {"anchor_date": anchor_date}
+    try:
+        if cron is not None:
+            return (Cron(cron, timezone=timezone),)
+        if interval is not None:
+            return (Interval(interval, timezone=timezone, **anchored),)
+        if rrule is not None:
+            return (RRule(rrule, timezone=timezone, **anchored),)
+    except ScheduleError as exc:
+        raise InvalidOptionError(f"{owner}: {exc}") from None
+    schedules = [] if schedules is None else schedules
+    if isinstance(schedules, str) or not all(
+        isinstance(schedule, Cron | Interval | RRule) for schedule in schedules
+    ):
+        raise InvalidOptionError(
+            f"{owner}: schedules must be a list of plait.schedules Cron, Interval or RRule; "
+            f"got {schedules!r}."
+        )
+    return tuple(schedules)
+
+
+def _check_parameters(
+    schema: dict[str, Any], parameters: Any, owner: str, flow_name: str
+) -> dict[str, Any]:
+    """``parameters`` as JSON values (a ``date`` as its ISO text), refused by name when the
+    flow does not take them or their type is not what its hints say (by the parameters'
+    JSON schema, so that a process without the flow's code checks them the same way)."""
+    import jsonschema
+    import pydantic_core
+
+    if not isinstance(parameters, dict) or not all(isinstance(k, str) for k in parameters):
+        raise ParameterError(f"{owner}: parameters must be a dict of names to values; got "
+                             f"{parameters!r}.")  # fmt: skip
+    known = schema["properties"]
+    unknown = [name for name in parameters if name not in known]
+    if unknown:
+        raise ParameterError(
+            f"{owner}: {_listing(unknown)} is not a parameter of flow {flow_name!r} (its "
+            f"parameters: {_listing(known) or 'none'})."
+        )
+    try:
+        values = pydantic_core.to_jsonable_python(parameters)
+    except pydantic_core.PydanticSerializationError as exc:
+        raise ParameterError(
+            f"{owner}: parameters are stored as JSON, and these cannot be ({exc}); give "
+            "values JSON can hold (text, numbers, lists, dicts, dates), which the flow's type "
+            "hints coerce when it runs."
+        ) from None
+    checker = jsonschema.Draft202012Validator(
+        {**schema, "required": []}, format_checker=jsonschema.FormatChecker()
+    )
+    problems = sorted(checker.iter_errors(values), key=lambda error: list(error.absolute_path))
+    if problems:
+        lines = [f"{owner}: parameters not valid for flow {flow_name!r}:"]
+        for problem in problems:
+            where = ".".join(str(part) for part in problem.absolute_path)
+            lines.append(f"  - {where}: {problem.message}")
+        raise ParameterError("\n".join(lines))
+    return values
+
+
+def _listing(names: Any) -> str:
+    return ", ".join(repr(name) for name in names)
+
+
+__all__ = ["CATCHUPS", "COLLISIONS", "Deployment", "build_deployment"]
