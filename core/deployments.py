@@ -14,14 +14,16 @@ parameters (what a form for them needs).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from plait.backend.deployments import DeploymentRecord
 from plait.engine import options as opt
 from plait.engine.flow_runs import entrypoint_of
 from plait.engine.parameters import parameter_schema
 from plait.exceptions import InvalidOptionError, ParameterError
-from plait.schedules import Cron, Interval, RRule, Schedule, ScheduleError
+from plait.runs import new_id
+from plait.schedules import Cron, Interval, RRule, Schedule, ScheduleError, schedule_from_json
 
 if TYPE_CHECKING:
     from plait.flows import Flow
@@ -70,6 +72,31 @@ class Deployment:
                 f"-p {missing[0]}=... (or set it in the deployment's parameters)."
             )
         return merged
+
+    def to_record(self) -> DeploymentRecord:
+        """The deployment as the backend saves it (a new id; saving under an existing name
+        keeps that deployment's)."""
+        now = datetime.now(UTC)
+        return DeploymentRecord(
+            id=new_id(), name=self.name, flow_name=self.flow_name, entrypoint=self.entrypoint,
+            parameters=self.parameters, parameter_schema=self.parameter_schema,
+            schedules=tuple(schedule.to_json() for schedule in self.schedules),
+            tags=self.tags, description=self.description, version=self.version,
+            concurrency_limit=self.concurrency_limit, collision=self.collision,
+            catchup=self.catchup, paused=False, created=now, updated=now,
+        )  # fmt: skip
+
+    @classmethod
+    def from_record(cls, record: DeploymentRecord) -> Deployment:
+        """The deployment a saved record describes."""
+        return cls(
+            name=record.name, flow_name=record.flow_name, entrypoint=record.entrypoint,
+            parameter_schema=record.parameter_schema,
+            schedules=tuple(map(schedule_from_json, record.schedules)),
+            parameters=record.parameters, tags=record.tags, description=record.description,
+            version=record.version, concurrency_limit=record.concurrency_limit,
+            collision=record.collision, catchup=record.catchup,
+        )  # fmt: skip
 
 
 def build_deployment(
@@ -121,13 +148,17 @@ def build_deployment(
             raise InvalidOptionError(
                 f"{owner}: {option} must be one of {_listing(allowed)}; got {value!r}."
             )
-    return Deployment(
+    deployment = Deployment(
         name=name, flow_name=flow.name, entrypoint=entrypoint, parameter_schema=schema,
         schedules=checked, parameters=parameters, tags=opt.check_tags(tags, owner),
         description=opt.check_optional_str(description, "description", owner),
         version=opt.check_optional_str(version, "version", owner),
         concurrency_limit=concurrency_limit, collision=collision, catchup=catchup,
     )  # fmt: skip
+    for schedule in checked:  # a scheduled run must have every parameter it needs
+        if schedule.active:
+            deployment.run_parameters(schedule=schedule)
+    return deployment
 
 
 def _schedules(

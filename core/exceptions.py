@@ -65,6 +65,10 @@ class ConcurrencyLimitNotFoundError(ParameterError, LookupError):
     """No concurrency limit has the name given."""
 
 
+class DeploymentNotFoundError(ParameterError, LookupError):
+    """No deployment has the name given."""
+
+
 class StateRefusedError(PlaitError):
     """The store's state rules refused a state change of run ``run_id``: ``ruling`` (a
     ``plait.state_rules.Ruling``) names the rule and the state the run is in."""

@@ -17,6 +17,7 @@ in-memory journal costs nothing at ``import plait``.
 from __future__ import annotations
 
 import os
+import random
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,6 +35,23 @@ def new_id() -> str:
     value = (value & ~(0xF << 76) | 0x7 << 76) & ~(0x3 << 62) | 0x2 << 62
     h = f"{value:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+_ADJECTIVES = (
+    "amber azure bold brave brisk calm clever cobalt coral crimson daring eager fearless "
+    "gentle golden hardy jolly keen lively lucid mellow nimble noble olive pale plucky "
+    "quiet rapid ruby russet sage scarlet serene silver steady sunny swift tidy vivid witty"
+).split()
+_NOUNS = (
+    "badger beaver bison crane dingo dolphin eagle falcon ferret finch fox gecko heron "
+    "ibis jaguar kestrel koala lemur lynx marten mole newt ocelot orca otter owl panda "
+    "puffin quail raven robin salmon seal stoat swan tapir toad walrus weasel wren yak"
+).split()
+
+
+def generate_run_name() -> str:
+    """A memorable default flow run name such as ``brisk-otter``."""
+    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}"
 
 
 @dataclass(slots=True, frozen=True)
@@ -89,6 +107,8 @@ class FlowRunRecord(RunRecord):
     heartbeat: datetime | None = None
     entrypoint: str | None = None  # "module:name" of a top-level flow, for retries
     parameters_ref: dict[str, Any] | None = None  # its stored parameters, for retries
+    deployment_id: str | None = None  # the deployment it is a run of
+    scheduled_time: datetime | None = None  # when a deployment's run is due
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)

@@ -92,6 +92,13 @@ class Settings:
             "A running flow run on another host with no heartbeat for this long is marked Crashed."
         ),
     )
+    scheduler_max_runs: PositiveInt = dataclasses.field(
+        default=100,
+        metadata=about("Most Scheduled runs the scheduler keeps ahead per deployment."),
+    )
+    scheduler_horizon_days: PositiveFloat = dataclasses.field(
+        default=7, metadata=about("How far ahead the scheduler creates Scheduled runs.")
+    )
     concurrency_lease_seconds: PositiveFloat = dataclasses.field(
         default=60,
         metadata=about(

@@ -25,6 +25,7 @@ from plait.journal import MemoryRecorder, Recorder
 if TYPE_CHECKING:
     from plait.backend.api_keys import ApiKeys
     from plait.backend.cache import CacheIndex
+    from plait.backend.deployments import Deployments
     from plait.backend.documents import BlockDocuments
     from plait.backend.limits import ConcurrencyLimits
     from plait.backend.runs import RunQueries
@@ -63,6 +64,10 @@ class Backend(ABC):
     @abstractmethod
     def api_keys(self) -> ApiKeys:
         """The server's API keys."""
+
+    @abstractmethod
+    def deployments(self) -> Deployments:
+        """The saved deployments and their Scheduled runs."""
 
     @abstractmethod
     def concurrency_limits(self) -> ConcurrencyLimits:

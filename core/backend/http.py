@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
     from plait.backend.api_keys import ApiKeys
+    from plait.backend.deployments import Deployments
     from plait.backend.http_blocks import HttpBlockDocuments
     from plait.backend.http_cache import HttpCacheIndex
     from plait.backend.http_limits import HttpConcurrencyLimits
@@ -111,6 +112,9 @@ class HttpBackend(Backend):
 
     def api_keys(self) -> ApiKeys:
         self.on_the_server("API keys")
+
+    def deployments(self) -> Deployments:
+        self.on_the_server("Saving and scheduling deployments", "(not served by the API yet)")
 
     def ingest(
         self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]

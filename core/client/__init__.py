@@ -18,9 +18,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from plait.backend import get_backend, open_backend
+from plait.backend import Backend, get_backend, open_backend
+from plait.backend.deployments import DeploymentRecord, ScheduledRun
 from plait.backend.runs import MAX_PAGE, FlowRunFilter, RunQueries
 from plait.exceptions import ParameterError, StateRefusedError
 from plait.runs import (
@@ -37,6 +38,10 @@ from plait.runs import (
 )
 from plait.states import FINAL_TYPES, StateType
 
+if TYPE_CHECKING:
+    from plait.backend.deployments import Deployments
+    from plait.deployments import Deployment
+
 MAX_AGE = timedelta(days=36_500)  # a century: older cut-offs fall before the year 1
 DEFAULT_PAGE = 100
 
@@ -44,8 +49,9 @@ DEFAULT_PAGE = 100
 class Client:
     """Reads (and deletes) recorded runs through one backend's queries."""
 
-    def __init__(self, queries: RunQueries) -> None:
+    def __init__(self, queries: RunQueries, backend: Backend | None = None) -> None:
         self.queries = queries
+        self.backend = backend  # for deployments (the configured backend if None)
 
     def describe(self) -> str:
         """Where the runs are read from (no password)."""
@@ -204,6 +210,33 @@ class Client:
             )
         return self.queries.delete_flow_runs(older_than=older_than)
 
+    # Deployments.
+
+    def _deployments(self) -> Deployments:
+        return (self.backend or get_backend()).deployments()
+
+    def save_deployment(self, deployment: Deployment) -> DeploymentRecord:
+        """Save ``deployment`` (``flow.to_deployment(...)``) under its name, replacing one of
+        that name; returns the saved record."""
+        return self._deployments().save(deployment.to_record())
+
+    def read_deployment(self, name: str) -> DeploymentRecord:
+        """The deployment named ``name`` (DeploymentNotFoundError if none)."""
+        return self._deployments().read(name)
+
+    def read_deployments(self) -> list[DeploymentRecord]:
+        """Every deployment, by name."""
+        return self._deployments().list()
+
+    def delete_deployment(self, name: str) -> int:
+        """Delete a deployment and its runs that have not started; returns how many runs."""
+        return self._deployments().delete(name)
+
+    def create_scheduled_runs(self, runs: list[ScheduledRun], now: datetime) -> int:
+        """Create the Scheduled runs the scheduler wants to exist, each once; returns how
+        many were new."""
+        return self._deployments().create_runs(runs, now)
+
 
 def _checked_tags(tags: Sequence[str]) -> tuple[str, ...]:
     if isinstance(tags, str) or not all(isinstance(tag, str) and tag for tag in tags):
@@ -244,15 +277,18 @@ def _state_type(state: StateType | str) -> StateType:
 def get_client(database_url: str | None = None) -> Client:
     """A client for the configured backend (or the run store at ``database_url``)."""
     if database_url is None:
-        return Client(get_backend().run_queries())
-    from plait.settings import load_settings
+        backend = get_backend()
+    else:
+        from plait.settings import load_settings
 
-    return Client(open_backend(load_settings(), database_url).run_queries())
+        backend = open_backend(load_settings(), database_url)
+    return Client(backend.run_queries(), backend)
 
 
 __all__ = [
     "ArtifactRecord",
     "Client",
+    "DeploymentRecord",
     "FlowRunRecord",
     "LogRecord",
     "Page",

@@ -26,12 +26,12 @@ from plait.context import FlowRunContext, flow_run_var, task_run_var
 from plait.engine.dependencies import collect_upstream, state_of, substitute
 from plait.engine.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.engine.persistence import plan_flow
-from plait.engine.runs import FlowRun, generate_run_name
+from plait.engine.runs import FlowRun
 from plait.exceptions import InvalidOptionError, ParameterError, TerminationSignal
 from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.logs import capture_prints, run_logger, setup_logging
 from plait.results import parameter_serializer, persist_by_default_setting
-from plait.runs import new_id
+from plait.runs import generate_run_name, new_id
 from plait.states import Failed, Pending, State, StateType
 
 if TYPE_CHECKING:

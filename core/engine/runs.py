@@ -4,7 +4,6 @@ records."""
 
 from __future__ import annotations
 
-import random
 import traceback
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -16,17 +15,6 @@ from plait.runs import new_id
 from plait.states import State, StateType
 
 MapSlot = tuple[str, int]  # a mapped task run's place: the id of its .map call, its index
-
-_ADJECTIVES = (
-    "amber azure bold brave brisk calm clever cobalt coral crimson daring eager fearless "
-    "gentle golden hardy jolly keen lively lucid mellow nimble noble olive pale plucky "
-    "quiet rapid ruby russet sage scarlet serene silver steady sunny swift tidy vivid witty"
-).split()
-_NOUNS = (
-    "badger beaver bison crane dingo dolphin eagle falcon ferret finch fox gecko heron "
-    "ibis jaguar kestrel koala lemur lynx marten mole newt ocelot orca otter owl panda "
-    "puffin quail raven robin salmon seal stoat swan tapir toad walrus weasel wren yak"
-).split()
 
 
 def recordable(value: Any, depth: int = 0) -> Any:
@@ -43,11 +31,6 @@ def recordable(value: Any, depth: int = 0) -> Any:
         return value.isoformat()
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def generate_run_name() -> str:
-    """A memorable default flow run name such as ``brisk-otter``."""
-    return f"{random.choice(_ADJECTIVES)}-{random.choice(_NOUNS)}"
 
 
 @dataclass(slots=True, eq=False)

@@ -1,7 +1,12 @@
 """The scheduler: turning deployments' schedules (cron, interval, rrule) into Scheduled flow
-runs, idempotently, so two schedulers at once never create a run twice. Filled by the
-deployments issue.
+runs ahead of time, idempotently, so two schedulers at once never create a run twice
+(``planning``).
 
-May import: ``plait.client``, the public modules. Imported by ``plait.server`` and by
-``flow.serve()`` when there is no server.
+May import: ``plait.client``, the public modules (``plait.deployments``,
+``plait.schedules``) and the record types of ``plait.backend``. Imported by
+``plait.server`` and by ``flow.serve()`` when there is no server.
 """
+
+from plait.scheduler.planning import planned_runs, schedule_deployments, schedule_key
+
+__all__ = ["planned_runs", "schedule_deployments", "schedule_key"]

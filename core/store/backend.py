@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from plait.store.api_keys import SqlApiKeys
     from plait.store.blocks import SqlBlockDocuments
     from plait.store.cache import SqlCacheIndex
+    from plait.store.deployments import SqlDeployments
     from plait.store.limits import SqlConcurrencyLimits
     from plait.store.reads import SqlRunQueries
     from plait.store.writer import StoreRecorder, StoreWriter
@@ -58,6 +59,11 @@ class StoreBackend(Backend):
         from plait.store.api_keys import SqlApiKeys
 
         return SqlApiKeys(self.database)
+
+    def deployments(self) -> SqlDeployments:
+        from plait.store.deployments import SqlDeployments
+
+        return SqlDeployments(self.database)
 
     def concurrency_limits(self) -> SqlConcurrencyLimits:
         from plait.store.limits import SqlConcurrencyLimits

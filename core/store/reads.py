@@ -379,6 +379,8 @@ def _flow_run(row: Any, states: tuple[StateRecord, ...] = ()) -> FlowRunRecord:
         heartbeat=row["heartbeat"],
         entrypoint=row["entrypoint"],
         parameters_ref=row["parameters_ref"],
+        deployment_id=row["deployment_id"],
+        scheduled_time=row["scheduled_time"],
     )
 
 

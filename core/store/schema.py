@@ -79,6 +79,9 @@ class FlowRunRow(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # a ResultRef, if persisted
     entrypoint: Mapped[str | None] = mapped_column(String(1000))  # to re-run it: module:name
     parameters_ref: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # its full parameters
+    deployment_id: Mapped[str | None] = mapped_column(ID, index=True)
+    scheduled_time: Mapped[datetime | None] = mapped_column(UTCDateTime)  # when it is due
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), index=True, unique=True)
 
 
 class TaskRunRow(Base):
@@ -152,6 +155,30 @@ class ArtifactRow(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     description: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class DeploymentRow(Base):
+    """A deployment: its flow, parameters, schedules (JSON) and options
+    (``plait.deployments``)."""
+
+    __tablename__ = "deployments"
+
+    id: Mapped[str] = mapped_column(ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), unique=True)
+    flow_name: Mapped[str] = mapped_column(String(255))
+    entrypoint: Mapped[str] = mapped_column(String(1000))
+    parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
+    parameter_schema: Mapped[dict[str, Any]] = mapped_column(JSON)
+    schedules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    description: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str | None] = mapped_column(String(255))
+    concurrency_limit: Mapped[int | None] = mapped_column(Integer)
+    collision: Mapped[str] = mapped_column(String(16))
+    catchup: Mapped[str] = mapped_column(String(16))
+    paused: Mapped[bool] = mapped_column(Boolean)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class BlockTypeRow(Base):

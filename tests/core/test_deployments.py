@@ -50,22 +50,35 @@ def test_a_deployment_names_its_flow_and_keeps_its_schedule_and_parameters():
     )  # fmt: skip
 
 
+DAY = {"day": "2026-12-01"}
+
+
 def test_the_shortcuts_make_one_schedule_and_schedules_makes_several():
     every = nightly.to_deployment(
-        "every-30m", interval=timedelta(minutes=30), anchor_date=datetime(2026, 1, 1, 0, 15)
-    )
+        "every-30m", interval=timedelta(minutes=30), anchor_date=datetime(2026, 1, 1, 0, 15),
+        parameters=DAY,
+    )  # fmt: skip
     assert every.schedules == (Interval(1800, anchor_date=datetime(2026, 1, 1, 0, 15)),)
-    weekly = nightly.to_deployment("weekly", rrule="FREQ=WEEKLY;BYDAY=MO", timezone="Asia/Tokyo")
+    weekly = nightly.to_deployment(
+        "weekly", rrule="FREQ=WEEKLY;BYDAY=MO", timezone="Asia/Tokyo", parameters=DAY
+    )
     assert weekly.schedules == (RRule("FREQ=WEEKLY;BYDAY=MO", timezone="Asia/Tokyo"),)
     several = nightly.to_deployment(
         "regions",
         schedules=[
-            Cron("0 2 * * *", parameters={"region": "eu"}),
+            Cron("0 2 * * *", parameters={"region": "eu", **DAY}),
             Cron("0 8 * * *", parameters={"region": "us"}, active=False),
         ],
     )
     assert [s.parameters["region"] for s in several.schedules] == ["eu", "us"]
     assert nightly.to_deployment("on-request").schedules == ()
+
+
+def test_an_active_schedule_must_give_every_required_parameter():
+    with pytest.raises(ParameterError, match=r"requires 'day'"):
+        nightly.to_deployment("nightly", cron="0 2 * * *")
+    paused = Cron("0 2 * * *", active=False)
+    assert nightly.to_deployment("nightly", schedules=[paused]).schedules == (paused,)
 
 
 def test_the_parameter_schema_describes_the_flows_signature():
@@ -123,7 +136,9 @@ def test_bad_parameters_are_refused_naming_the_parameter(parameters, message):
 
 def test_a_schedules_bad_parameters_are_refused_too():
     with pytest.raises(ParameterError, match="limit: 'x' is not of type 'integer'"):
-        nightly.to_deployment("nightly", schedules=[Cron("0 2 * * *", parameters={"limit": "x"})])
+        nightly.to_deployment(
+            "nightly", schedules=[Cron("0 2 * * *", parameters={"limit": "x", **DAY})]
+        )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,76 @@
+"""Deployments as the backend keeps them, and the Scheduled flow runs made from them.
+
+A deployment is saved under its name (saving it again replaces it). The scheduler hands
+the runs it wants to exist to ``create_runs``; each has an idempotency key (deployment,
+schedule, scheduled time), and a run whose key exists already is not created again, so two
+schedulers at once, or one started again, never make a run twice.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DeploymentRecord:
+    """A saved deployment (``plait.deployments.Deployment``, with its schedules as JSON)."""
+
+    id: str
+    name: str
+    flow_name: str
+    entrypoint: str
+    parameters: dict[str, Any]
+    parameter_schema: dict[str, Any]
+    schedules: tuple[dict[str, Any], ...]
+    tags: tuple[str, ...]
+    description: str | None
+    version: str | None
+    concurrency_limit: int | None
+    collision: str
+    catchup: str
+    paused: bool
+    created: datetime
+    updated: datetime
+
+
+@dataclass(frozen=True)
+class ScheduledRun:
+    """A flow run of a deployment, due at ``scheduled_time``, that should exist."""
+
+    key: str  # unique per deployment, schedule and scheduled time
+    deployment_id: str
+    flow_name: str
+    name: str
+    scheduled_time: datetime
+    parameters: dict[str, Any]
+    tags: tuple[str, ...]
+
+
+class Deployments(ABC):
+    """The saved deployments, and their Scheduled runs."""
+
+    @abstractmethod
+    def save(self, record: DeploymentRecord) -> DeploymentRecord:
+        """Save ``record`` under its name, replacing a deployment of that name (keeping its
+        id, creation time and whether it is paused); returns what was saved."""
+
+    @abstractmethod
+    def read(self, name: str) -> DeploymentRecord:
+        """The deployment named ``name``; DeploymentNotFoundError if there is none."""
+
+    @abstractmethod
+    def list(self) -> list[DeploymentRecord]:
+        """Every deployment, by name."""
+
+    @abstractmethod
+    def delete(self, name: str) -> int:
+        """Delete the deployment named ``name`` and its Scheduled runs that have not
+        started; returns how many runs went with it."""
+
+    @abstractmethod
+    def create_runs(self, runs: list[ScheduledRun], now: datetime) -> int:
+        """Create these runs, Scheduled, except those whose key exists; returns how many
+        were created."""
