@@ -39,6 +39,8 @@ bench: $(SYNCED)
 	$(RUN) python bench/spool.py
 	$(RUN) python bench/startup.py
 	$(RUN) python bench/cli_large.py
+	$(RUN) python bench/server.py
+	$(RUN) python bench/scheduler.py
 
 clean:
 	rm -rf .venv build *.egg-info .pytest_cache .ruff_cache

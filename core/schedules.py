@@ -34,6 +34,7 @@ from plait.exceptions import PlaitError
 
 DEFAULT_ANCHOR = datetime(2020, 1, 1)  # wall time, in the schedule's time zone
 _SLACK = timedelta(hours=3)  # more than any DST shift: how far wall time and UTC drift apart
+_CRON_SEARCH_DAYS = 8 * 366  # a cron that matches no day in this long never fires
 _PERIODS = {  # dateutil's frequencies whose periods all last the same (in wall time)
     2: timedelta(weeks=1), 3: timedelta(days=1), 4: timedelta(hours=1),
     5: timedelta(minutes=1), 6: timedelta(seconds=1),
@@ -105,14 +106,16 @@ class Cron(_Schedule):
                 f"cron: {self.cron!r} is not a cron expression; give five fields (minute hour "
                 "day-of-month month day-of-week), e.g. '0 2 * * *' for 02:00 every day."
             )
+        if next(_cron_walls(self.cron, DEFAULT_ANCHOR), None) is None:
+            raise ScheduleError(
+                f"cron: {self.cron!r} never fires (no such day of the month); check its "
+                "day-of-month and month fields."
+            )
         self._check_common()
 
     def _occurrences(self, start: datetime, end: datetime, limit: int | None) -> list[datetime]:
-        from croniter import croniter
-
         zone = self.zone
-        first_wall = _wall(start, zone) - _SLACK
-        walls = croniter(self.cron, first_wall - timedelta(seconds=1)).all_next(datetime)
+        walls = _cron_walls(self.cron, _wall(start, zone) - _SLACK)
         every_hour = self.cron.split()[1] == "*"
         return _collect(walls, zone, every_hour, start, end, limit)
 
@@ -277,6 +280,39 @@ def _near(rule: Any, wall: datetime) -> Any:
     return rule.replace(dtstart=rule._dtstart + ((wall - rule._dtstart) // period) * period)
 
 
+def _cron_walls(expression: str, after: datetime) -> Iterator[datetime]:
+    """The wall times at or after ``after`` a cron expression names, in order. Plain
+    fields (numbers, ranges, steps, lists) are matched day by day here, which is many times
+    faster than croniter's own search; croniter parses them, and walks the rest (``L``,
+    ``#``). Stops if no day matches in eight years (the expression cannot fire)."""
+    from croniter import croniter
+
+    parsed = croniter(expression, after - timedelta(seconds=1))
+    minutes, hours, days, months, weekdays = parsed.expanded
+    plain = all(v == "*" or isinstance(v, int) for f in parsed.expanded for v in f)
+    if not plain or parsed.nth_weekday_of_month:
+        yield from parsed.all_next(datetime)
+        return
+    every = [list(range(60)), list(range(24))]
+    minutes, hours = (every[i] if f == ["*"] else sorted(f) for i, f in enumerate((minutes, hours)))
+    any_day, any_weekday = days == ["*"], weekdays == ["*"]
+    day, idle = after.date(), 0
+    while idle < _CRON_SEARCH_DAYS:
+        on_day = any_day or day.day in days
+        on_weekday = any_weekday or (day.weekday() + 1) % 7 in weekdays
+        fires = on_day and on_weekday if any_day or any_weekday else on_day or on_weekday
+        if fires and (months == ["*"] or day.month in months):
+            idle = 0
+            for hour in hours:
+                for minute in minutes:
+                    wall = datetime(day.year, day.month, day.day, hour, minute)
+                    if wall >= after:
+                        yield wall
+        else:
+            idle += 1
+        day += timedelta(days=1)
+
+
 def _collect(
     walls: Iterator[datetime],
     zone: ZoneInfo,
@@ -303,6 +339,8 @@ def _collect(
 def _instants(wall: datetime, zone: ZoneInfo, both_folds: bool) -> list[datetime]:
     """The UTC instants of a wall time: a skipped one moved forward by the gap (what
     ``fold=0`` gives), a repeated one at its first instant, or at both with ``both_folds``."""
+    if zone.key == "UTC":
+        return [wall.replace(tzinfo=UTC)]
     first = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
     if both_folds:
         second = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)

@@ -55,7 +55,9 @@ class Deployments(ABC):
     @abstractmethod
     def save(self, record: DeploymentRecord) -> DeploymentRecord:
         """Save ``record`` under its name, replacing a deployment of that name (keeping its
-        id, creation time and whether it is paused); returns what was saved."""
+        id, creation time and whether it is paused; if its schedules changed, its Scheduled
+        runs that have not started are deleted, for the next pass to make again); returns
+        what was saved."""
 
     @abstractmethod
     def read(self, name: str) -> DeploymentRecord:
@@ -69,6 +71,11 @@ class Deployments(ABC):
     def delete(self, name: str) -> int:
         """Delete the deployment named ``name`` and its Scheduled runs that have not
         started; returns how many runs went with it."""
+
+    @abstractmethod
+    def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
+        """For each deployment with Scheduled runs due at or after ``now``: how many, and
+        when the last is due (what a scheduler pass need not create again)."""
 
     @abstractmethod
     def create_runs(self, runs: list[ScheduledRun], now: datetime) -> int:

@@ -232,6 +232,11 @@ class Client:
         """Delete a deployment and its runs that have not started; returns how many runs."""
         return self._deployments().delete(name)
 
+    def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
+        """For each deployment with Scheduled runs due at or after ``now``: how many, and
+        when the last is due."""
+        return self._deployments().scheduled_ahead(now)
+
     def create_scheduled_runs(self, runs: list[ScheduledRun], now: datetime) -> int:
         """Create the Scheduled runs the scheduler wants to exist, each once; returns how
         many were new."""

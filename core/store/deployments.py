@@ -3,12 +3,15 @@
 Scheduled runs are inserted with ``ON CONFLICT DO NOTHING`` on their idempotency key (a
 unique index), so of two schedulers inserting the same run at once one inserts it and the
 other skips it, in the database, without a lock of Plait's own; only the runs actually
-inserted get their Scheduled state in the history.
+inserted (found by the new ids they were given) get their Scheduled state in the history.
+They are written with the driver's SQL, by ``executemany``: a pass may create a hundred
+thousand.
 """
 
 from __future__ import annotations
 
 import builtins
+import json
 from datetime import datetime
 from typing import Any
 
@@ -19,31 +22,22 @@ from plait.exceptions import DeploymentNotFoundError
 from plait.runs import new_id
 from plait.store import retention
 from plait.store.database import Database
-from plait.store.schema import DeploymentRow, FlowRow, FlowRunRow, RunStateRow
+from plait.store.schema import DeploymentRow, FlowRunRow
 
 deployments = DeploymentRow.__table__
 flow_runs = FlowRunRow.__table__
-flows = FlowRow.__table__
-run_states = RunStateRow.__table__
 
 
 class SqlDeployments(Deployments):
     def __init__(self, database: Database) -> None:
         self.database = database
 
-    def _insert(self, table: sa.Table) -> Any:
-        """An INSERT that can skip rows whose unique key exists (the dialect's own)."""
-        if self.database.is_sqlite:
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        return insert(table)
-
     def save(self, record: DeploymentRecord) -> DeploymentRecord:
         values = _row(record)
         with self.database.writing() as connection:
             found = connection.execute(
-                sa.select(deployments.c.id, deployments.c.created, deployments.c.paused)
+                sa.select(deployments.c.id, deployments.c.created, deployments.c.paused,
+                          deployments.c.schedules)
                 .where(deployments.c.name == record.name).with_for_update()
             ).first()  # fmt: skip
             if found is None:
@@ -53,6 +47,8 @@ class SqlDeployments(Deployments):
                 connection.execute(
                     deployments.update().where(deployments.c.id == found.id).values(values)
                 )
+        if found is not None and found.schedules != values["schedules"]:
+            self._delete_unstarted(found.id)  # made by the old schedules: the next pass remakes
         return _record(values)
 
     def read(self, name: str) -> DeploymentRecord:
@@ -75,56 +71,138 @@ class SqlDeployments(Deployments):
     def delete(self, name: str) -> int:
         deployment = self.read(name)
         with self.database.writing() as connection:
+            connection.execute(deployments.delete().where(deployments.c.id == deployment.id))
+        return self._delete_unstarted(deployment.id)
+
+    def _delete_unstarted(self, deployment_id: str) -> int:
+        """Delete a deployment's Scheduled runs (those that have not started)."""
+        with self.database.reading() as connection:
             unstarted = connection.execute(
                 sa.select(flow_runs.c.id).where(
-                    flow_runs.c.deployment_id == deployment.id,
+                    flow_runs.c.deployment_id == deployment_id,
                     flow_runs.c.state_type == "Scheduled",
                 )
             ).scalars().all()  # fmt: skip
-            connection.execute(deployments.delete().where(deployments.c.id == deployment.id))
         return retention.delete_flow_runs(self.database, ids=unstarted)
+
+    def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
+        with self.database.reading() as connection:
+            rows = connection.execute(
+                sa.select(flow_runs.c.deployment_id, sa.func.count(),
+                          sa.func.max(flow_runs.c.scheduled_time))
+                .where(flow_runs.c.deployment_id.is_not(None),
+                       flow_runs.c.state_type == "Scheduled",
+                       flow_runs.c.scheduled_time >= now)
+                .group_by(flow_runs.c.deployment_id)
+            ).all()  # fmt: skip
+        return {deployment_id: (count, latest) for deployment_id, count, latest in rows}
 
     def create_runs(self, runs: builtins.list[ScheduledRun], now: datetime) -> int:
         if not runs:
             return 0
         entrypoints = {record.id: record.entrypoint for record in self.list()}
-        rows = [_run_row(run, entrypoints.get(run.deployment_id), now) for run in runs]
-        new_runs = (
-            self._insert(flow_runs)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(flow_runs.c.id, flow_runs.c.scheduled_time)
-        )
-        with self.database.writing() as connection:
-            names = sorted({run.flow_name for run in runs})
-            connection.execute(
-                self._insert(flows).on_conflict_do_nothing(),
-                [{"name": name, "created": now} for name in names],
+        sqlite = self.database.is_sqlite
+        mark, time = ("?", _epoch) if sqlite else ("%s", _same)
+        at = time(now)
+        as_json = _JsonOnce()
+        rows = [
+            _run_row(run, entrypoints.get(run.deployment_id), at, time, as_json) for run in runs
+        ]
+        with self.database.raw_writing() as cursor:
+            cursor.executemany(
+                f"INSERT INTO flows (name, created) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
+                [(name, at) for name in sorted({run.flow_name for run in runs})],
             )
-            created = connection.execute(new_runs, rows).all()
-            if created:
-                connection.execute(
-                    run_states.insert(),
-                    [{"run_id": run_id, "type": "Scheduled", "message": _due(due),
-                      "detail": None, "timestamp": now} for run_id, due in created],
-                )  # fmt: skip
-        return len(created)
+            return (_insert_sqlite if sqlite else _insert_postgres)(cursor, rows, at)
+
+
+def _insert_sqlite(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -> int:
+    """Insert the runs not known by key, then the Scheduled states of those inserted (found
+    by the new ids they were given: a run skipped as known has another id)."""
+    marks = ", ".join("?" * len(_RUN_COLUMNS))
+    created = 0
+    for start in range(0, len(rows), _CHUNK):
+        chunk = rows[start : start + _CHUNK]
+        cursor.executemany(
+            f"INSERT INTO flow_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({marks}) "
+            "ON CONFLICT (idempotency_key) DO NOTHING",
+            chunk,
+        )
+        cursor.execute(
+            f"{_STATES} SELECT id, 'Scheduled', state_message, NULL, ? FROM flow_runs "
+            f"WHERE id IN ({', '.join('?' * len(chunk))})",
+            [at, *(row[0] for row in chunk)],
+        )
+        created += cursor.rowcount
+    return created
+
+
+def _insert_postgres(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -> int:
+    """COPY the runs into a temporary table, then insert those not known by key, and the
+    Scheduled states of those inserted, in one statement (COPY is PostgreSQL's fast path
+    for many rows; it cannot skip known keys itself)."""
+    columns = ", ".join(_RUN_COLUMNS)
+    cursor.execute(
+        "CREATE TEMPORARY TABLE scheduled_runs (LIKE flow_runs INCLUDING DEFAULTS) ON COMMIT DROP"
+    )
+    with cursor.copy(f"COPY scheduled_runs ({columns}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    cursor.execute(
+        f"WITH new AS (INSERT INTO flow_runs ({columns}) SELECT {columns} FROM scheduled_runs "
+        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, state_message) "
+        f"{_STATES} SELECT id, 'Scheduled', state_message, NULL, %s FROM new",
+        [at],
+    )
+    return cursor.rowcount
+
+
+_STATES = "INSERT INTO run_states (run_id, type, message, detail, timestamp)"
+_RUN_COLUMNS = ("id", "name", "flow_name", "state_type", "state_message", "parameters", "tags",
+                "created", "run_count", "on_crashed", "entrypoint", "deployment_id",
+                "scheduled_time", "idempotency_key")  # fmt: skip
+_CHUNK = 1000  # runs whose states are inserted by one statement (SQLite: 1,000 parameters)
+
+
+def _epoch(moment: datetime) -> float:
+    """A time as ``UTCDateTime`` keeps it in SQLite."""
+    return moment.timestamp()
+
+
+def _same(moment: datetime) -> datetime:
+    return moment
 
 
 def _due(moment: datetime) -> str:
     return f"Scheduled for {moment.isoformat(timespec='seconds')}"
 
 
-def _run_row(run: ScheduledRun, entrypoint: str | None, now: datetime) -> dict[str, Any]:
-    return {
-        "id": new_id(), "name": run.name, "flow_name": run.flow_name,
-        "state_type": "Scheduled", "state_message": _due(run.scheduled_time),
-        "parameters": run.parameters, "tags": list(run.tags), "parent_flow_run_id": None,
-        "parent_task_run_id": None, "created": now, "start_time": None, "end_time": None,
-        "run_count": 0, "on_crashed": [], "hostname": None, "pid": None,
-        "process_started": None, "heartbeat": None, "result": None, "entrypoint": entrypoint,
-        "parameters_ref": None, "deployment_id": run.deployment_id,
-        "scheduled_time": run.scheduled_time, "idempotency_key": run.key,
-    }  # fmt: skip
+def _run_row(
+    run: ScheduledRun, entrypoint: str | None, at: Any, time: Any, as_json: _JsonOnce
+) -> tuple[Any, ...]:
+    """A Scheduled run's row, in ``_RUN_COLUMNS`` order and the driver's formats."""
+    return (
+        new_id(), run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
+        as_json(run.parameters), as_json(run.tags), at, 0, "[]", entrypoint,
+        run.deployment_id, time(run.scheduled_time), run.key,
+    )  # fmt: skip
+
+
+class _JsonOnce:
+    """JSON text of values shared by many runs (a schedule's parameters, a deployment's
+    tags), encoded once each."""
+
+    def __init__(self) -> None:
+        self._texts: dict[int, tuple[Any, str]] = {}
+
+    def __call__(self, value: Any) -> str:
+        known = self._texts.get(id(value))
+        if known is None or known[0] is not value:
+            known = self._texts[id(value)] = (
+                value,
+                json.dumps(list(value) if isinstance(value, tuple) else value),
+            )
+        return known[1]
 
 
 def _row(record: DeploymentRecord) -> dict[str, Any]:

@@ -6,10 +6,11 @@ name. Every instant is computed from given dates: nothing here reads the clock."
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from itertools import pairwise
+from itertools import islice, pairwise
 from zoneinfo import ZoneInfo
 
 import pytest
+from croniter import croniter
 from dateutil.rrule import rrulestr
 
 from plait.schedules import Cron, Interval, RRule, ScheduleError, schedule_from_json
@@ -180,3 +181,22 @@ def test_occurrences_need_aware_times():
 )
 def test_a_schedule_round_trips_through_json(schedule):
     assert schedule_from_json(schedule.to_json()) == schedule
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["0 2 * * *", "*/15 * * * *", "0 9 1,15 * MON-FRI", "5 4 * * sun", "0 0 29 2 *",
+     "0 0 * * 7", "0 12 1-7 * 1", "0-59/20 3,5 */3 1-6 *", "0 0 L * *", "0 0 * * 5#3"],
+)  # fmt: skip
+def test_a_cron_fires_when_croniter_says(expression):
+    start = datetime(2025, 12, 28, 13, 7, tzinfo=UTC)
+    end = start + timedelta(days=3 * 366)
+    walked = croniter(expression, start - timedelta(seconds=1)).all_next(datetime)
+    expected = [moment.replace(tzinfo=UTC) for moment in islice(walked, 400)]
+    expected = [moment for moment in expected if moment < end]
+    assert Cron(expression).occurrences(start, end, limit=400) == expected
+
+
+def test_a_cron_that_never_fires_is_refused():
+    with pytest.raises(ScheduleError, match=r"^cron: '0 0 30 2 \*' never fires"):
+        Cron("0 0 30 2 *")

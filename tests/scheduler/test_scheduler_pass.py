@@ -152,3 +152,25 @@ def test_scheduled_runs_are_listed_by_the_cli(store):
     runs = json.loads(listed.stdout)["flow_runs"]
     assert len(runs) == 7
     assert {run["scheduled_time"][11:16] for run in runs} == {"02:00"}
+
+
+def test_editing_a_schedule_replaces_the_runs_that_have_not_started(store):
+    client = store.client
+    client.save_deployment(nightly.to_deployment("daily", cron="0 2 * * *"))
+    schedule_deployments(client, NOW, 100, WEEK)
+
+    client.save_deployment(nightly.to_deployment("daily", cron="30 4 * * *"))
+
+    assert _runs(client) == [], "the old schedule's runs are gone"
+    assert schedule_deployments(client, NOW, 100, WEEK) == 7
+    assert {(r.scheduled_time.hour, r.scheduled_time.minute) for r in _runs(client)} == {(4, 30)}
+
+
+def test_a_pass_tops_up_to_the_run_cap(store):
+    client = store.client
+    client.save_deployment(nightly.to_deployment("hourly", interval=timedelta(hours=1)))
+    assert schedule_deployments(client, NOW, 10, WEEK) == 10
+    assert schedule_deployments(client, NOW, 10, WEEK) == 0, "ten are ahead already"
+    assert schedule_deployments(client, NOW + timedelta(hours=3), 10, WEEK) == 3
+    times = sorted(r.scheduled_time for r in _runs(client))
+    assert times == [datetime(2026, 12, 3, 10 + h, tzinfo=UTC) for h in range(13)]
