@@ -9,9 +9,11 @@ schedulers at once, or one started again, never make a run twice.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from plait.runs import new_id
 
 
 @dataclass(frozen=True)
@@ -38,15 +40,18 @@ class DeploymentRecord:
 
 @dataclass(frozen=True)
 class ScheduledRun:
-    """A flow run of a deployment, due at ``scheduled_time``, that should exist."""
+    """A flow run of a deployment, due at ``scheduled_time``, that should exist. ``key`` is
+    unique per deployment, schedule and scheduled time (None for a run asked for by hand:
+    each request is a run of its own)."""
 
-    key: str  # unique per deployment, schedule and scheduled time
+    key: str | None
     deployment_id: str
     flow_name: str
     name: str
     scheduled_time: datetime
     parameters: dict[str, Any]
     tags: tuple[str, ...]
+    id: str = field(default_factory=new_id)
 
 
 class Deployments(ABC):
@@ -71,6 +76,12 @@ class Deployments(ABC):
     def delete(self, name: str) -> int:
         """Delete the deployment named ``name`` and its Scheduled runs that have not
         started; returns how many runs went with it."""
+
+    @abstractmethod
+    def set_paused(self, name: str, paused: bool) -> int:
+        """Pause or resume the deployment named ``name``; pausing deletes the runs its
+        schedules made that have not started (runs asked for by hand stay). Returns how
+        many were deleted."""
 
     @abstractmethod
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:

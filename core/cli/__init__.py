@@ -12,7 +12,16 @@ from typer._click.exceptions import NoArgsIsHelpError, UsageError  # typer's own
 from typer.core import TyperGroup
 
 import plait
-from plait.cli import concurrency_limits, config, db, flow_runs, plugins, server, task_runs
+from plait.cli import (
+    concurrency_limits,
+    config,
+    db,
+    deployments,
+    flow_runs,
+    plugins,
+    server,
+    task_runs,
+)
 from plait.cli.render import console, err_console
 from plait.exceptions import PlaitError
 from plait.plugins import get_plugins
@@ -55,6 +64,7 @@ app.add_typer(config.app, name="config")
 app.add_typer(plugins.app, name="plugins")
 app.add_typer(server.app, name="server")
 app.add_typer(concurrency_limits.app, name="concurrency-limit")
+app.add_typer(deployments.app, name="deployment")
 
 
 @app.callback()

@@ -232,6 +232,15 @@ class Client:
         """Delete a deployment and its runs that have not started; returns how many runs."""
         return self._deployments().delete(name)
 
+    def pause_deployment(self, name: str) -> int:
+        """Stop scheduling a deployment: its schedules' runs that have not started are
+        deleted (runs asked for by hand stay); returns how many."""
+        return self._deployments().set_paused(name, True)
+
+    def resume_deployment(self, name: str) -> None:
+        """Schedule a paused deployment again (the next scheduler pass makes its runs)."""
+        self._deployments().set_paused(name, False)
+
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
         """For each deployment with Scheduled runs due at or after ``now``: how many, and
         when the last is due."""

@@ -7,6 +7,12 @@ May import: ``plait.client``, the public modules (``plait.deployments``,
 ``plait.server`` and by ``flow.serve()`` when there is no server.
 """
 
-from plait.scheduler.planning import planned_runs, schedule_deployments, schedule_key
+from plait.scheduler.planning import (
+    backfill_runs,
+    planned_runs,
+    requested_run,
+    schedule_deployments,
+    schedule_key,
+)
 
-__all__ = ["planned_runs", "schedule_deployments", "schedule_key"]
+__all__ = ["backfill_runs", "planned_runs", "requested_run", "schedule_deployments", "schedule_key"]

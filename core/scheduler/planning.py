@@ -9,15 +9,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from plait.backend.deployments import DeploymentRecord, ScheduledRun
 from plait.client import Client
 from plait.deployments import Deployment
+from plait.exceptions import ParameterError, PlaitError
 from plait.runs import generate_run_name
 from plait.schedules import Schedule
 
+logger = logging.getLogger("plait.scheduler")
 _INSTANT = timedelta(microseconds=1)  # the next instant after a run's scheduled time
 
 
@@ -27,8 +30,12 @@ def schedule_deployments(client: Client, now: datetime, max_runs: int, horizon: 
     ahead = client.scheduled_ahead(now)
     runs: list[ScheduledRun] = []
     for record in client.read_deployments():
-        if not record.paused:
+        if record.paused:
+            continue
+        try:
             runs += planned_runs(record, now, max_runs, horizon, ahead.get(record.id))
+        except PlaitError as exc:  # saved by another version of Plait, or edited by hand
+            logger.warning("Deployment %r was not scheduled: %s", record.name, exc)
     return client.create_scheduled_runs(runs, now)
 
 
@@ -67,6 +74,39 @@ def planned_runs(
             parameters=parameters, tags=record.tags,
         )  # fmt: skip
         runs.append(run)
+    return runs
+
+
+MAX_BACKFILL = 10_000  # runs one backfill may create
+
+
+def requested_run(
+    record: DeploymentRecord, parameters: dict[str, Any], when: datetime
+) -> ScheduledRun:
+    """A run of the deployment asked for by hand, due at ``when``, with ``parameters`` over
+    the deployment's (checked: a ParameterError names a bad or missing one)."""
+    checked = Deployment.from_record(record).run_parameters(parameters)
+    return ScheduledRun(
+        key=None, deployment_id=record.id, flow_name=record.flow_name, name=generate_run_name(),
+        scheduled_time=when, parameters=checked, tags=record.tags,
+    )  # fmt: skip
+
+
+def backfill_runs(record: DeploymentRecord, start: datetime, end: datetime) -> list[ScheduledRun]:
+    """The runs the deployment's active schedules make in [start, end) (times past, as a
+    rule), with the keys the scheduler gives them: a backfill over runs that exist, or
+    repeated, makes none twice."""
+    if end <= start:
+        raise ParameterError(
+            f"--to ({end.isoformat()}) must be after --from ({start.isoformat()}); give the "
+            "earlier time as --from."
+        )
+    runs = planned_runs(record, start, MAX_BACKFILL + 1, end - start)
+    if len(runs) > MAX_BACKFILL:
+        raise ParameterError(
+            f"Deployment {record.name!r} has more than {MAX_BACKFILL:,} runs from "
+            f"{start.isoformat()} to {end.isoformat()}; backfill a shorter range at a time."
+        )
     return runs
 
 

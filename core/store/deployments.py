@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import builtins
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
 from plait.backend.deployments import DeploymentRecord, Deployments, ScheduledRun
 from plait.exceptions import DeploymentNotFoundError
-from plait.runs import new_id
 from plait.store import retention
 from plait.store.database import Database
 from plait.store.schema import DeploymentRow, FlowRunRow
@@ -74,15 +73,25 @@ class SqlDeployments(Deployments):
             connection.execute(deployments.delete().where(deployments.c.id == deployment.id))
         return self._delete_unstarted(deployment.id)
 
-    def _delete_unstarted(self, deployment_id: str) -> int:
-        """Delete a deployment's Scheduled runs (those that have not started)."""
+    def set_paused(self, name: str, paused: bool) -> int:
+        deployment = self.read(name)
+        with self.database.writing() as connection:
+            connection.execute(
+                deployments.update().where(deployments.c.id == deployment.id)
+                .values(paused=paused, updated=datetime.now(UTC))
+            )  # fmt: skip
+        return self._delete_unstarted(deployment.id, scheduled_only=True) if paused else 0
+
+    def _delete_unstarted(self, deployment_id: str, scheduled_only: bool = False) -> int:
+        """Delete a deployment's Scheduled runs (those that have not started), or only
+        those its schedules made (they have a key)."""
+        query = sa.select(flow_runs.c.id).where(
+            flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type == "Scheduled"
+        )
+        if scheduled_only:
+            query = query.where(flow_runs.c.idempotency_key.is_not(None))
         with self.database.reading() as connection:
-            unstarted = connection.execute(
-                sa.select(flow_runs.c.id).where(
-                    flow_runs.c.deployment_id == deployment_id,
-                    flow_runs.c.state_type == "Scheduled",
-                )
-            ).scalars().all()  # fmt: skip
+            unstarted = connection.execute(query).scalars().all()
         return retention.delete_flow_runs(self.database, ids=unstarted)
 
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
@@ -182,7 +191,7 @@ def _run_row(
 ) -> tuple[Any, ...]:
     """A Scheduled run's row, in ``_RUN_COLUMNS`` order and the driver's formats."""
     return (
-        new_id(), run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
+        run.id, run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
         as_json(run.parameters), as_json(run.tags), at, 0, "[]", entrypoint,
         run.deployment_id, time(run.scheduled_time), run.key,
     )  # fmt: skip

@@ -4,6 +4,7 @@ each once however many passes run, and at once; the clock is injected, never rea
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from datetime import UTC, datetime, timedelta
@@ -174,3 +175,14 @@ def test_a_pass_tops_up_to_the_run_cap(store):
     assert schedule_deployments(client, NOW + timedelta(hours=3), 10, WEEK) == 3
     times = sorted(r.scheduled_time for r in _runs(client))
     assert times == [datetime(2026, 12, 3, 10 + h, tzinfo=UTC) for h in range(13)]
+
+
+def test_a_deployment_that_cannot_be_scheduled_does_not_stop_the_others(store, caplog):
+    client = store.client
+    client.save_deployment(nightly.to_deployment("good", cron="0 2 * * *"))
+    broken = nightly.to_deployment("broken", cron="0 3 * * *").to_record()
+    schedules = ({**Cron("0 3 * * *").to_json(), "cron": "not cron"},)  # edited by hand
+    client.backend.deployments().save(dataclasses.replace(broken, schedules=schedules))
+
+    assert schedule_deployments(client, NOW, 100, WEEK) == 7
+    assert "Deployment 'broken' was not scheduled: cron: 'not cron'" in caplog.text
