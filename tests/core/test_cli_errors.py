@@ -140,6 +140,24 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
         ("concurrency-limit", "ls"): [["extra"], ["-o", "yaml"]],
         ("concurrency-limit", "delete"): [[], ["missing"]],
         ("block", "rotate-key"): [["extra"]],
+        ("deployment", "ls"): [["extra"], ["-o", "yaml"]],
+        ("deployment", "inspect"): [[], ["missing"], ["missing", "-o", "yaml"]],
+        ("deployment", "run"): [
+            [],
+            ["missing"],
+            ["missing", "-p", "day"],
+            ["missing", "--params", "[1]"],
+            ["missing", "--start-in", "soon"],
+        ],
+        ("deployment", "pause"): [[], ["missing"]],
+        ("deployment", "resume"): [[], ["missing"]],
+        ("deployment", "delete"): [[], ["missing"]],
+        ("deployment", "backfill"): [
+            [],
+            ["missing"],
+            ["missing", "--from", "2026-11-01"],
+            ["missing", "--from", "2026-11-01", "--to", "2026-11-08"],
+        ],
         ("example", "hello"): [["ada", "bob"], ["--bogus"]],  # the tests' example plugin
     }
 
