@@ -13,7 +13,7 @@ parameters (what a form for them needs).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +24,7 @@ from plait.engine.parameters import parameter_schema
 from plait.exceptions import InvalidOptionError, ParameterError
 from plait.runs import new_id
 from plait.schedules import Cron, Interval, RRule, Schedule, ScheduleError, schedule_from_json
+from plait.serializers import holds_secret
 
 if TYPE_CHECKING:
     from plait.flows import Flow
@@ -78,25 +79,21 @@ class Deployment:
         keeps that deployment's)."""
         now = datetime.now(UTC)
         return DeploymentRecord(
-            id=new_id(), name=self.name, flow_name=self.flow_name, entrypoint=self.entrypoint,
-            parameters=self.parameters, parameter_schema=self.parameter_schema,
+            **{name: getattr(self, name) for name in _RECORDED},
             schedules=tuple(schedule.to_json() for schedule in self.schedules),
-            tags=self.tags, description=self.description, version=self.version,
-            concurrency_limit=self.concurrency_limit, collision=self.collision,
-            catchup=self.catchup, paused=False, created=now, updated=now,
+            id=new_id(), paused=False, created=now, updated=now,
         )  # fmt: skip
 
     @classmethod
     def from_record(cls, record: DeploymentRecord) -> Deployment:
         """The deployment a saved record describes."""
         return cls(
-            name=record.name, flow_name=record.flow_name, entrypoint=record.entrypoint,
-            parameter_schema=record.parameter_schema,
+            **{name: getattr(record, name) for name in _RECORDED},
             schedules=tuple(map(schedule_from_json, record.schedules)),
-            parameters=record.parameters, tags=record.tags, description=record.description,
-            version=record.version, concurrency_limit=record.concurrency_limit,
-            collision=record.collision, catchup=record.catchup,
-        )  # fmt: skip
+        )
+
+
+_RECORDED = [f.name for f in fields(Deployment) if f.name != "schedules"]  # kept as they are
 
 
 def build_deployment(
@@ -213,10 +210,15 @@ def _check_parameters(
                              f"{parameters!r}.")  # fmt: skip
     known = schema["properties"]
     unknown = [name for name in parameters if name not in known]
-    if unknown:
+    if unknown and not schema.get("additionalProperties"):
         raise ParameterError(
             f"{owner}: {_listing(unknown)} is not a parameter of flow {flow_name!r} (its "
             f"parameters: {_listing(known) or 'none'})."
+        )
+    if holds_secret(parameters):
+        raise ParameterError(
+            f"{owner}: a parameter holds a secret value, and a deployment's parameters are "
+            "stored in the clear; save it in a block and pass the block's name instead."
         )
     try:
         values = pydantic_core.to_jsonable_python(parameters)
@@ -229,7 +231,10 @@ def _check_parameters(
     checker = jsonschema.Draft202012Validator(
         {**schema, "required": []}, format_checker=jsonschema.FormatChecker()
     )
-    problems = sorted(checker.iter_errors(values), key=lambda error: list(error.absolute_path))
+    problems = sorted(
+        (_nearest_miss(error) for error in checker.iter_errors(values)),
+        key=lambda error: list(error.absolute_path),
+    )  # fmt: skip
     if problems:
         lines = [f"{owner}: parameters not valid for flow {flow_name!r}:"]
         for problem in problems:
@@ -237,6 +242,14 @@ def _check_parameters(
             lines.append(f"  - {where}: {problem.message}")
         raise ParameterError("\n".join(lines))
     return values
+
+
+def _nearest_miss(error: Any) -> Any:
+    """For a value no branch of an ``anyOf`` takes (``Model | None``), the branch's error
+    that got furthest into the value (``dest.rows: 'many' is not of type 'integer'``)."""
+    while error.context:
+        error = max(error.context, key=lambda branch: len(branch.absolute_path))
+    return error
 
 
 def _listing(names: Any) -> str:

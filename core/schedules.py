@@ -205,11 +205,10 @@ class RRule(_Schedule):
         not exist minute by minute, would search for seconds."""
         from dateutil.rrule import YEARLY
 
-        dates = {part: value for part, value in self._rule()._original_rule.items()
-                 if part not in ("byhour", "byminute", "bysecond", "bysetpos")}  # fmt: skip
-        return self._rule().replace(freq=YEARLY, interval=1, count=None, until=None, **{
-            part: dates.get(part) for part in _DATE_PARTS
-        }).after(self.anchor_date, inc=True)  # fmt: skip
+        rule = self._rule()
+        dates = {part: rule._original_rule.get(part) for part in _DATE_PARTS}
+        yearly = rule.replace(freq=YEARLY, interval=1, count=None, until=None, **dates)
+        return yearly.after(self.anchor_date, inc=True)
 
     def _rule(self) -> Any:
         from dateutil.rrule import rrule, rrulestr

@@ -476,16 +476,17 @@ _NO_JSON_SECRETS = (
 )
 
 
-def _holds_secret(value: Any) -> bool:
-    """Whether the fields of a pydantic model (``model_dump`` masks secrets) hold a secret."""
+def holds_secret(value: Any) -> bool:
+    """Whether ``value`` holds a pydantic secret (``SecretStr``, ...), itself or in its items
+    or in a pydantic model's fields (which ``model_dump`` would mask)."""
     if isinstance(value, _secret_types()):
         return True
     if isinstance(value, dict):
-        return any(_holds_secret(item) for item in value.values())
+        return any(holds_secret(item) for item in value.values())
     if isinstance(value, list | tuple | set | frozenset):
-        return any(_holds_secret(item) for item in value)
+        return any(holds_secret(item) for item in value)
     fields = getattr(type(value), "__pydantic_fields__", None)
-    return fields is not None and any(_holds_secret(getattr(value, name)) for name in fields)
+    return fields is not None and any(holds_secret(getattr(value, name)) for name in fields)
 
 
 def _dict_to_json(value: dict[Any, Any]) -> dict[str, Any]:
@@ -525,7 +526,7 @@ def _model_to_json(model: Any) -> dict[str, Any]:
             f": {cls.__module__}:{cls.__qualname__} cannot be imported to load it back "
             "(define the class at module level)",
         )
-    if _holds_secret(model):
+    if holds_secret(model):
         raise _Unencodable(f"the pydantic model {cls.__qualname__!r}", _NO_JSON_SECRETS)
     try:
         data = model.model_dump(mode="json", by_alias=True)

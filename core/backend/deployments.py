@@ -47,6 +47,7 @@ class ScheduledRun:
     key: str | None
     deployment_id: str
     flow_name: str
+    entrypoint: str  # where the flow is imported from, to run it (and to retry it)
     name: str
     scheduled_time: datetime
     parameters: dict[str, Any]

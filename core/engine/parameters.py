@@ -64,29 +64,37 @@ def build_validator(fn: Callable[..., Any], flow_name: str) -> Validator | None:
 def parameter_schema(fn: Callable[..., Any], flow_name: str) -> dict[str, Any]:
     """The JSON schema of a flow's parameters (what a form for them needs): each one's
     type from its hint (any value for a parameter without one, or with a hint JSON schema
-    cannot describe), its default, and which are required."""
+    cannot describe), its default, which are required, and whether others are taken
+    (``**kwargs``). The models the hints name are defined once, at the top (``$defs``)."""
     import pydantic
     import pydantic_core
     from pydantic_core import PydanticSerializationError
 
     hints = _hints(fn, flow_name)
     properties: dict[str, Any] = {}
+    definitions: dict[str, Any] = {}
     required: list[str] = []
     for position, parameter in enumerate(_parameters(fn)):
-        field: dict[str, Any] = {"title": parameter.name, "position": position}
+        described: dict[str, Any] = {}
         # A hint JSON schema cannot describe (an arbitrary class) allows any value; a
         # default JSON cannot hold is left out.
         if parameter.name in hints:
             with contextlib.suppress(pydantic.PydanticUserError):
-                field |= pydantic.TypeAdapter(hints[parameter.name]).json_schema()
+                described = pydantic.TypeAdapter(hints[parameter.name]).json_schema()
+        definitions |= described.pop("$defs", {})
+        field = {**described, "title": parameter.name, "position": position}
         if parameter.default is inspect.Parameter.empty:
             required.append(parameter.name)
         else:
             with contextlib.suppress(PydanticSerializationError):
                 field["default"] = pydantic_core.to_jsonable_python(parameter.default)
         properties[parameter.name] = field
-    return {"title": "Parameters", "type": "object", "properties": properties,
-            "required": required}  # fmt: skip
+    takes_more = any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in inspect.signature(fn).parameters.values()
+    )
+    schema = {"title": "Parameters", "type": "object", "properties": properties,
+              "required": required, "additionalProperties": takes_more}  # fmt: skip
+    return schema | ({"$defs": definitions} if definitions else {})
 
 
 def _parameters(fn: Callable[..., Any]) -> list[inspect.Parameter]:

@@ -70,7 +70,8 @@ def planned_runs(
     for moment, key, parameters in due[:room]:
         run = ScheduledRun(
             key=f"{record.id}:{key}:{moment.isoformat()}", deployment_id=record.id,
-            flow_name=record.flow_name, name=generate_run_name(), scheduled_time=moment,
+            flow_name=record.flow_name, entrypoint=record.entrypoint, name=generate_run_name(),
+            scheduled_time=moment,
             parameters=parameters, tags=record.tags,
         )  # fmt: skip
         runs.append(run)
@@ -87,8 +88,9 @@ def requested_run(
     the deployment's (checked: a ParameterError names a bad or missing one)."""
     checked = Deployment.from_record(record).run_parameters(parameters)
     return ScheduledRun(
-        key=None, deployment_id=record.id, flow_name=record.flow_name, name=generate_run_name(),
-        scheduled_time=when, parameters=checked, tags=record.tags,
+        key=None, deployment_id=record.id, flow_name=record.flow_name,
+        entrypoint=record.entrypoint, name=generate_run_name(), scheduled_time=when,
+        parameters=checked, tags=record.tags,
     )  # fmt: skip
 
 

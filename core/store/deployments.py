@@ -22,6 +22,7 @@ from plait.exceptions import DeploymentNotFoundError
 from plait.store import retention
 from plait.store.database import Database
 from plait.store.schema import DeploymentRow, FlowRunRow
+from plait.store.writer import driver_time
 
 deployments = DeploymentRow.__table__
 flow_runs = FlowRunRow.__table__
@@ -109,14 +110,11 @@ class SqlDeployments(Deployments):
     def create_runs(self, runs: builtins.list[ScheduledRun], now: datetime) -> int:
         if not runs:
             return 0
-        entrypoints = {record.id: record.entrypoint for record in self.list()}
         sqlite = self.database.is_sqlite
-        mark, time = ("?", _epoch) if sqlite else ("%s", _same)
+        mark, time = "?" if sqlite else "%s", driver_time(sqlite)
         at = time(now)
         as_json = _JsonOnce()
-        rows = [
-            _run_row(run, entrypoints.get(run.deployment_id), at, time, as_json) for run in runs
-        ]
+        rows = [_run_row(run, at, time, as_json) for run in runs]
         with self.database.raw_writing() as cursor:
             cursor.executemany(
                 f"INSERT INTO flows (name, created) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
@@ -173,26 +171,15 @@ _RUN_COLUMNS = ("id", "name", "flow_name", "state_type", "state_message", "param
 _CHUNK = 1000  # runs whose states are inserted by one statement (SQLite: 1,000 parameters)
 
 
-def _epoch(moment: datetime) -> float:
-    """A time as ``UTCDateTime`` keeps it in SQLite."""
-    return moment.timestamp()
-
-
-def _same(moment: datetime) -> datetime:
-    return moment
-
-
 def _due(moment: datetime) -> str:
     return f"Scheduled for {moment.isoformat(timespec='seconds')}"
 
 
-def _run_row(
-    run: ScheduledRun, entrypoint: str | None, at: Any, time: Any, as_json: _JsonOnce
-) -> tuple[Any, ...]:
+def _run_row(run: ScheduledRun, at: Any, time: Any, as_json: _JsonOnce) -> tuple[Any, ...]:
     """A Scheduled run's row, in ``_RUN_COLUMNS`` order and the driver's formats."""
     return (
         run.id, run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
-        as_json(run.parameters), as_json(run.tags), at, 0, "[]", entrypoint,
+        as_json(run.parameters), as_json(run.tags), at, 0, "[]", run.entrypoint,
         run.deployment_id, time(run.scheduled_time), run.key,
     )  # fmt: skip
 
@@ -207,10 +194,7 @@ class _JsonOnce:
     def __call__(self, value: Any) -> str:
         known = self._texts.get(id(value))
         if known is None or known[0] is not value:
-            known = self._texts[id(value)] = (
-                value,
-                json.dumps(list(value) if isinstance(value, tuple) else value),
-            )
+            known = self._texts[id(value)] = (value, json.dumps(value))
         return known[1]
 
 

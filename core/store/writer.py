@@ -103,13 +103,18 @@ def _same(moment: datetime) -> datetime:
     return moment
 
 
+def driver_time(sqlite: bool) -> Callable[[datetime], Any]:
+    """How times go to the driver in the store's raw SQL: as ``UTCDateTime`` keeps them."""
+    return _sqlite_time if sqlite else _same
+
+
 class _Batch:
     """One batch of events, turned into rows ready for the driver: runs first seen here are
     inserted with their latest state; runs seen in earlier batches get one UPDATE each."""
 
     def __init__(self, process: ProcessIdentity, now: datetime, sqlite: bool) -> None:
         self.process = process
-        self.time = _sqlite_time if sqlite else _same
+        self.time = driver_time(sqlite)
         self.now = self.time(now)
         self.flows: set[str] = set()
         self.new_runs: dict[str, dict[str, list[Any]]] = {"flow": {}, "task": {}}
@@ -313,7 +318,7 @@ class StoreWriter:
         if cursor.fetchone() is not None:
             return False
         now = datetime.now(UTC)
-        replayed = _sqlite_time(now) if self.database.is_sqlite else now
+        replayed = driver_time(self.database.is_sqlite)(now)
         cursor.execute(self.statements["save segment"], (mark, replayed))
         return True
 
@@ -430,7 +435,7 @@ class StoreWriter:
     def beat(self, flow_run_ids: list[str]) -> None:
         """Renew these flow runs' heartbeat."""
         now = datetime.now(UTC)
-        beat = _sqlite_time(now) if self.database.is_sqlite else now
+        beat = driver_time(self.database.is_sqlite)(now)
         with self.database.raw_writing() as cursor:
             cursor.executemany(self.statements["heartbeat"], [(beat, run) for run in flow_run_ids])
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
+from pydantic import BaseModel, SecretStr
 
 from plait import InvalidOptionError, ParameterError, flow
 from plait.schedules import Cron, Interval, RRule
@@ -24,6 +25,21 @@ def untyped(source, retries=3) -> None:
 
 class Opaque:
     """A parameter type JSON schema cannot describe."""
+
+
+class Target(BaseModel):
+    table: str
+    rows: int = 0
+
+
+@flow
+def copy(source: Target, dest: Target | None = None) -> None:
+    return None
+
+
+@flow
+def open_ended(day: str, **options) -> None:
+    return None
 
 
 @flow
@@ -172,3 +188,24 @@ def test_a_deployment_needs_a_name_and_an_importable_flow():
 
     with pytest.raises(InvalidOptionError, match="defined inside a function"):
         local.to_deployment("local")
+
+
+def test_a_model_parameter_is_described_once_and_checked_field_by_field():
+    deployment = copy.to_deployment("copy", parameters={"source": {"table": "orders"}})
+
+    schema = deployment.parameter_schema
+    assert schema["$defs"]["Target"]["required"] == ["table"]
+    assert schema["properties"]["dest"]["anyOf"] == [{"$ref": "#/$defs/Target"}, {"type": "null"}]
+    assert deployment.run_parameters({"dest": {"table": "t", "rows": 2}})["dest"]["rows"] == 2
+    with pytest.raises(ParameterError, match=r"dest\.rows: 'many' is not of type 'integer'"):
+        deployment.run_parameters({"dest": {"table": "t", "rows": "many"}})
+
+
+def test_a_flow_taking_keyword_arguments_takes_any_parameter_name():
+    deployment = open_ended.to_deployment("open", parameters={"day": "x", "verbose": True})
+    assert deployment.run_parameters({"retries": 2}) == {"day": "x", "verbose": True, "retries": 2}
+
+
+def test_a_secret_parameter_is_refused_rather_than_stored_in_the_clear():
+    with pytest.raises(ParameterError, match=r"holds a secret value.*pass the block's name"):
+        nightly.to_deployment("nightly", parameters={"day": "x", "region": SecretStr("eu")})
