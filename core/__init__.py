@@ -38,6 +38,7 @@ from plait.states import (
     Completed,
     Crashed,
     Failed,
+    Late,
     Pending,
     Retrying,
     Running,
@@ -54,11 +55,16 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name: str) -> object:
-    """``plait.hookimpl`` (the marker for plugin hooks) loads pluggy only when asked for."""
+    """``plait.hookimpl`` (the marker for plugin hooks) loads pluggy, and ``plait.serve``
+    the deployments' modules, only when asked for."""
     if name == "hookimpl":
         from plait.hookspecs import hookimpl
 
         return hookimpl
+    if name == "serve":
+        from plait.deployments import serve
+
+        return serve
     raise AttributeError(f"module 'plait' has no attribute {name!r}")
 
 
@@ -73,6 +79,7 @@ __all__ = [
     "Failed",
     "Flow",
     "InvalidOptionError",
+    "Late",
     "MappingLengthError",
     "MissingContextError",
     "ObservedTaskRun",
@@ -103,6 +110,7 @@ __all__ = [
     "get_run_logger",
     "hookimpl",
     "retry_when",
+    "serve",
     "task",
     "unmapped",
     "wait",

@@ -96,6 +96,16 @@ class Deployment:
 _RECORDED = [f.name for f in fields(Deployment) if f.name != "schedules"]  # kept as they are
 
 
+def serve(*deployments: Deployment, limit: int | None = None) -> None:
+    """Save ``deployments`` and run their flow runs, scheduled or asked for, each in a
+    subprocess of its own, at most ``limit`` at once, until Ctrl-C or SIGTERM (running flow
+    runs get ``serve_grace_seconds`` to finish, then are cancelled). With no server, this
+    process also schedules them."""
+    from plait.workers.serving import ServingProcess
+
+    ServingProcess(deployments, limit).run()
+
+
 def build_deployment(
     flow: Flow,
     name: str,

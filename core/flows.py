@@ -67,6 +67,13 @@ class Flow(Definition, Generic[P, R]):
 
         return build_deployment(self, name, **options)
 
+    def serve(self, name: str, *, limit: int | None = None, **options: Any) -> None:
+        """Register a deployment of this flow (``to_deployment``'s options) and run its
+        flow runs until Ctrl-C or SIGTERM (``plait.serve``)."""
+        from plait.deployments import serve
+
+        serve(self.to_deployment(name, **options), limit=limit)
+
     def _run_sync(self, args: tuple, kwargs: dict, return_state: bool) -> Any:
         return flow_runs.call_flow(self, args, kwargs, return_state)
 

@@ -99,6 +99,23 @@ class Settings:
     scheduler_horizon_days: PositiveFloat = dataclasses.field(
         default=7, metadata=about("How far ahead the scheduler creates Scheduled runs.")
     )
+    late_after_seconds: PositiveFloat = dataclasses.field(
+        default=60,
+        metadata=about(
+            "A Scheduled run not started this long after its time becomes Late (and the "
+            "deployment's catchup decides whether it still runs)."
+        ),
+    )
+    serve_poll_seconds: PositiveFloat = dataclasses.field(
+        default=5, metadata=about("How often a serving process looks for runs that are due.")
+    )
+    serve_grace_seconds: PositiveFloat = dataclasses.field(
+        default=30,
+        metadata=about(
+            "On Ctrl-C or SIGTERM, how long a serving process lets its flow runs finish before "
+            "it cancels them."
+        ),
+    )
     concurrency_lease_seconds: PositiveFloat = dataclasses.field(
         default=60,
         metadata=about(

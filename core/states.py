@@ -11,6 +11,7 @@ from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
 
 class StateType(enum.StrEnum):
     SCHEDULED = "Scheduled"
+    LATE = "Late"  # a Scheduled run not started within late_after_seconds of its time
     PENDING = "Pending"
     RUNNING = "Running"
     RETRYING = "Retrying"
@@ -175,6 +176,10 @@ class State:
 
 def Scheduled(message: str | None = None) -> State:
     return State(StateType.SCHEDULED, message)
+
+
+def Late(message: str | None = None) -> State:
+    return State(StateType.LATE, message)
 
 
 def Pending(message: str | None = None) -> State:

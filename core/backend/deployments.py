@@ -4,15 +4,21 @@ A deployment is saved under its name (saving it again replaces it). The schedule
 the runs it wants to exist to ``create_runs``; each has an idempotency key (deployment,
 schedule, scheduled time), and a run whose key exists already is not created again, so two
 schedulers at once, or one started again, never make a run twice.
+
+A run not started in time becomes Late (``mark_late``), and the deployment's ``catchup``
+decides which missed runs still run. A serving process (or worker) claims due runs
+(``claim_runs``): each is moved from Scheduled or Late to Pending by one process only, as
+the deployment's ``concurrency_limit`` and ``collision`` allow.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from plait.journal.process import ProcessIdentity
 from plait.runs import new_id
 
 
@@ -55,6 +61,44 @@ class ScheduledRun:
     id: str = field(default_factory=new_id)
 
 
+UNSTARTED = ("Scheduled", "Late")  # states of a deployment's runs that have not started
+
+
+@dataclass(frozen=True)
+class ClaimedRun:
+    """A due run a serving process claimed (now Pending, in its name) and is to start."""
+
+    id: str
+    name: str
+    deployment_name: str
+
+
+@dataclass(frozen=True)
+class LateMarking:
+    """What one late-run pass did: runs that became Late, and missed runs that catch-up
+    skipped (Cancelled, saying why)."""
+
+    late: int
+    skipped: int
+
+
+def skipped_by_catchup(catchup: str, missed: list[tuple[datetime, str]]) -> list[str]:
+    """Of a deployment's missed runs, ``(scheduled time, id)``, the ids that catch-up
+    skips: none with ``"all"``, all but the latest with ``"latest"``, all with ``"none"``."""
+    if catchup == "all" or not missed:
+        return []
+    ordered = [run_id for _, run_id in sorted(missed)]
+    return ordered if catchup == "none" else ordered[:-1]
+
+
+def skip_message(catchup: str) -> str:
+    kept = {"latest": "only the most recent missed run runs", "none": "no missed run runs"}
+    return (
+        f"Skipped: missed while no scheduler or serving process ran, and catchup={catchup!r} "
+        f"({kept[catchup]}). Use catchup='all' to run every missed run."
+    )
+
+
 class Deployments(ABC):
     """The saved deployments, and their Scheduled runs."""
 
@@ -88,6 +132,23 @@ class Deployments(ABC):
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
         """For each deployment with Scheduled runs due at or after ``now``: how many, and
         when the last is due (what a scheduler pass need not create again)."""
+
+    @abstractmethod
+    def mark_late(self, now: datetime, grace: timedelta) -> LateMarking:
+        """Move the schedules' runs due more than ``grace`` before ``now`` and not started to
+        Late, except those their deployment's ``catchup`` skips, which end Cancelled (runs
+        asked for by hand only become Late)."""
+
+    @abstractmethod
+    def claim_runs(
+        self, deployment_ids: list[str], now: datetime, grace: timedelta, limit: int,
+        claimer: ProcessIdentity,
+    ) -> list[ClaimedRun]:  # fmt: skip
+        """Claim up to ``limit`` runs of these deployments that are due (Scheduled at most
+        ``grace`` ago, or Late), earliest first, moving each to Pending in ``claimer``'s
+        name (if it dies before starting the run, the run is marked Crashed). A deployment
+        at its ``concurrency_limit`` keeps its due runs waiting (``collision="enqueue"``) or
+        cancels them (``"cancel_new"``). Two claimers never claim the same run."""
 
     @abstractmethod
     def create_runs(self, runs: list[ScheduledRun], now: datetime) -> int:

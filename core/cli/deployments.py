@@ -22,6 +22,7 @@ from plait.cli.render import (
     print_table,
 )
 from plait.exceptions import ParameterError
+from plait.states import StateType
 
 if TYPE_CHECKING:
     from plait.backend.deployments import DeploymentRecord
@@ -106,9 +107,16 @@ def run_deployment(
     start_at: Annotated[
         str | None, typer.Option("--start-at", help="Due at this time (ISO 8601).")
     ] = None,
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Follow the run's logs until it ends; exit 0 only if it Completed."
+        ),
+    ] = False,
 ) -> None:
     """Ask for a run of a deployment, now or later: it is created Scheduled, its
-    parameters checked first (the deployment's, then --params, then each -p)."""
+    parameters checked first (the deployment's, then --params, then each -p). A serving
+    process (or worker) of the deployment runs it."""
     from plait.scheduler import requested_run
 
     client = _client()
@@ -120,6 +128,15 @@ def run_deployment(
         f"Flow run {run.name!r} ({run.id}) of deployment {record.name!r} is Scheduled for "
         f"{format_time(run.scheduled_time)}."
     )
+    if watch:
+        from plait.cli.flow_runs import print_logs
+
+        ended = print_logs(client, run.id, follow=True)
+        state = ended.state.value if ended.state else "unknown"
+        console.print(f"Flow run {run.name!r} ended {state}" + (
+            f": {ended.state_message}" if ended.state_message else "."))  # fmt: skip
+        if ended.state is not StateType.COMPLETED:
+            raise typer.Exit(1)
 
 
 @app.command("pause")

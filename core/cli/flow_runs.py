@@ -264,22 +264,28 @@ def show_logs(
 ) -> None:
     """A flow run's log lines, its task runs' included."""
     from plait.client import get_client
+
+    print_logs(get_client(), flow_run_id, follow)
+
+
+def print_logs(client: Client, flow_run_id: str, follow: bool) -> FlowRunRecord:
+    """Print a flow run's log lines (with ``follow``, new ones too, until it ends); returns
+    the run as last read."""
     from plait.settings import load_settings
 
-    client = get_client()
     run = client.read_flow_run(flow_run_id)
     names = _LogNames(client, run)
     last: int | None = None
     poll = load_settings().writer_interval_seconds
     while True:
-        finished = client.read_flow_run(run.id).state in FINAL_TYPES
+        run = client.read_flow_run(run.id)
         lines = client.read_logs(run.id, after=last)
         names.learn(lines)
         for line in lines:
             console.print(names.format(line), soft_wrap=True)
             last = line.id
-        if not follow or finished:
-            return
+        if not follow or run.state in FINAL_TYPES:
+            return run
         time.sleep(poll)
 
 

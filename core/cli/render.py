@@ -30,6 +30,7 @@ err_console = Console(stderr=True, highlight=False)
 
 STATE_STYLES = {
     StateType.SCHEDULED: "cyan",
+    StateType.LATE: "yellow",
     StateType.PENDING: "bright_black",
     StateType.RUNNING: "blue",
     StateType.RETRYING: "yellow",

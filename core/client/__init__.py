@@ -21,7 +21,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from plait.backend import Backend, get_backend, open_backend
-from plait.backend.deployments import DeploymentRecord, ScheduledRun
+from plait.backend.deployments import ClaimedRun, DeploymentRecord, LateMarking, ScheduledRun
 from plait.backend.runs import MAX_PAGE, FlowRunFilter, RunQueries
 from plait.exceptions import ParameterError, StateRefusedError
 from plait.runs import (
@@ -41,6 +41,7 @@ from plait.states import FINAL_TYPES, StateType
 if TYPE_CHECKING:
     from plait.backend.deployments import Deployments
     from plait.deployments import Deployment
+    from plait.journal.process import ProcessIdentity
 
 MAX_AGE = timedelta(days=36_500)  # a century: older cut-offs fall before the year 1
 DEFAULT_PAGE = 100
@@ -250,6 +251,19 @@ class Client:
         """Create the Scheduled runs the scheduler wants to exist, each once; returns how
         many were new."""
         return self._deployments().create_runs(runs, now)
+
+    def mark_late_runs(self, now: datetime, grace: timedelta) -> LateMarking:
+        """Mark the runs not started ``grace`` after their time Late, or skip them as their
+        deployment's catchup says."""
+        return self._deployments().mark_late(now, grace)
+
+    def claim_deployment_runs(
+        self, deployment_ids: list[str], now: datetime, grace: timedelta, limit: int,
+        claimer: ProcessIdentity,
+    ) -> list[ClaimedRun]:  # fmt: skip
+        """Claim up to ``limit`` due runs of these deployments for ``claimer`` to start
+        (each claimed by one process only, within the deployments' concurrency limits)."""
+        return self._deployments().claim_runs(deployment_ids, now, grace, limit, claimer)
 
 
 def _checked_tags(tags: Sequence[str]) -> tuple[str, ...]:

@@ -1,5 +1,5 @@
-"""Running a failed flow run again, as a new attempt of the same run (``plait flow-run
-retry``).
+"""Running a recorded flow run: a failed one again, as a new attempt of the same run (``plait
+flow-run retry``), or a deployment's Scheduled run that a serving process claimed.
 
 The flow is imported from where it was defined and called with its stored parameters. Its
 tasks run as usual, so those that completed with persisted results in an earlier attempt
@@ -49,11 +49,27 @@ def retry_flow_run(flow_run_id: str) -> State:
             f"{what} cannot be retried: its parameters could not be stored when it ran (they "
             "could not be pickled, or its result storage was unavailable)."
         )
-    flow = import_flow(record.entrypoint)
     parameters: dict[str, Any] = {}
     if record.parameters_ref is not None:
         parameters = ResultRef.from_json(record.parameters_ref).load()
-    resume = Resumed(record.id, record.name, record.run_count)
+    return _run_recorded(record.id, record.name, record.entrypoint, parameters, record.run_count)
+
+
+def start_flow_run(flow_run_id: str) -> State:
+    """Run a deployment's flow run that this process was given to start (claimed, not yet
+    run): its flow imported from the deployment's entrypoint and called with the run's
+    parameters (JSON, as the deployment checked them); returns its final state."""
+    record = get_backend().run_queries().read_flow_run(flow_run_id)
+    if record.entrypoint is None or record.deployment_id is None:
+        raise ParameterError(f"Flow run {record.id} ({record.name!r}) is not a deployment's run.")
+    return _run_recorded(record.id, record.name, record.entrypoint, record.parameters, 0)
+
+
+def _run_recorded(
+    run_id: str, name: str, entrypoint: str, parameters: dict[str, Any], run_count: int
+) -> State:
+    flow = import_flow(entrypoint)
+    resume = Resumed(run_id, name, run_count)
     if flow.isasync:
         return asyncio.run(call_flow_async(flow, (), parameters, True, resume))
     return call_flow(flow, (), parameters, True, resume)
@@ -69,13 +85,13 @@ def import_flow(entrypoint: str) -> Flow:
         raise
     except Exception as exc:
         raise ParameterError(
-            f"Cannot retry: importing the flow from {entrypoint} failed with "
-            f"{type(exc).__name__}: {exc}. Retry from the environment the flow ran in (the "
+            f"Cannot run the flow: importing it from {entrypoint} failed with "
+            f"{type(exc).__name__}: {exc}. Run it from the environment it was defined in (the "
             "same packages, working directory and PYTHONPATH)."
         ) from exc
     flow = getattr(module, name, None)
     if not isinstance(flow, Flow):
-        raise ParameterError(f"Cannot retry: {entrypoint} is no longer a @flow.")
+        raise ParameterError(f"Cannot run the flow: {entrypoint} is no longer a @flow.")
     return flow
 
 
@@ -85,7 +101,7 @@ def _import(location: str) -> ModuleType:
         return importlib.import_module(location)
     path = Path(location)
     if not path.is_file():
-        raise ParameterError(f"Cannot retry: the flow's script {path} no longer exists.")
+        raise ParameterError(f"Cannot run the flow: its script {path} no longer exists.")
     module_name = SCRIPT_MODULE_PREFIX + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     if str(path.parent) not in sys.path:  # as when the script is run: its folder first
         sys.path.insert(0, str(path.parent))

@@ -12,20 +12,36 @@ from __future__ import annotations
 
 import builtins
 import json
-from datetime import UTC, datetime
-from typing import Any
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from plait.backend.deployments import DeploymentRecord, Deployments, ScheduledRun
+from plait.backend.deployments import (
+    UNSTARTED,
+    ClaimedRun,
+    DeploymentRecord,
+    Deployments,
+    LateMarking,
+    ScheduledRun,
+    skip_message,
+    skipped_by_catchup,
+)
 from plait.exceptions import DeploymentNotFoundError
+from plait.journal.process import ProcessIdentity
 from plait.store import retention
+from plait.store.crashes import ACTIVE_STATES
 from plait.store.database import Database
-from plait.store.schema import DeploymentRow, FlowRunRow
+from plait.store.schema import DeploymentRow, FlowRunRow, RunStateRow
 from plait.store.writer import driver_time
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 deployments = DeploymentRow.__table__
 flow_runs = FlowRunRow.__table__
+run_states = RunStateRow.__table__
 
 
 class SqlDeployments(Deployments):
@@ -87,7 +103,7 @@ class SqlDeployments(Deployments):
         """Delete a deployment's Scheduled runs (those that have not started), or only
         those its schedules made (they have a key)."""
         query = sa.select(flow_runs.c.id).where(
-            flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type == "Scheduled"
+            flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type.in_(UNSTARTED)
         )
         if scheduled_only:
             query = query.where(flow_runs.c.idempotency_key.is_not(None))
@@ -107,6 +123,97 @@ class SqlDeployments(Deployments):
             ).all()  # fmt: skip
         return {deployment_id: (count, latest) for deployment_id, count, latest in rows}
 
+    def mark_late(self, now: datetime, grace: timedelta) -> LateMarking:
+        with self.database.writing() as connection:
+            overdue = connection.execute(
+                sa.select(flow_runs.c.id, flow_runs.c.state_type, flow_runs.c.scheduled_time,
+                          flow_runs.c.idempotency_key, flow_runs.c.deployment_id,
+                          deployments.c.catchup)
+                .join(deployments, deployments.c.id == flow_runs.c.deployment_id)
+                .where(flow_runs.c.state_type.in_(UNSTARTED),
+                       flow_runs.c.scheduled_time < now - grace)
+            ).all()  # fmt: skip
+            missed: dict[tuple[str, str], builtins.list[tuple[datetime, str]]] = defaultdict(list)
+            for run in overdue:
+                if run.idempotency_key is not None:  # made by a schedule, not asked for
+                    missed[run.deployment_id, run.catchup].append((run.scheduled_time, run.id))
+            skipped: dict[str, builtins.list[str]] = defaultdict(list)
+            for (_, catchup), runs in missed.items():
+                skipped[catchup] += skipped_by_catchup(catchup, runs)
+            skipping = {run_id for ids in skipped.values() for run_id in ids}
+            late = [run.id for run in overdue
+                    if run.state_type == "Scheduled" and run.id not in skipping]  # fmt: skip
+            message = (
+                f"Not started within {grace.total_seconds():g} s of its scheduled time "
+                "(late_after_seconds)."
+            )
+            marked = _move(connection, late, ("Scheduled",), "Late", message, now)
+            cancelled = sum(
+                len(_move(connection, ids, UNSTARTED, "Cancelled", skip_message(catchup), now,
+                          end_time=now))
+                for catchup, ids in skipped.items() if ids
+            )  # fmt: skip
+        return LateMarking(len(marked), cancelled)
+
+    def claim_runs(
+        self, deployment_ids: builtins.list[str], now: datetime, grace: timedelta, limit: int,
+        claimer: ProcessIdentity,
+    ) -> builtins.list[ClaimedRun]:  # fmt: skip
+        if not deployment_ids or limit <= 0:
+            return []
+        ours = flow_runs.c.deployment_id.in_(deployment_ids)
+        with self.database.writing() as connection:
+            served = {
+                row.id: row
+                for row in connection.execute(
+                    sa.select(deployments.c.id, deployments.c.name,
+                              deployments.c.concurrency_limit, deployments.c.collision)
+                    .where(deployments.c.id.in_(deployment_ids))
+                    .with_for_update()  # claimers of one deployment take turns
+                )
+            }  # fmt: skip
+            active: dict[str, int] = defaultdict(int)
+            active |= connection.execute(
+                sa.select(flow_runs.c.deployment_id, sa.func.count())
+                .where(ours, flow_runs.c.state_type.in_(ACTIVE_STATES))
+                .group_by(flow_runs.c.deployment_id)
+            ).all()  # fmt: skip
+            due = connection.execute(
+                sa.select(flow_runs.c.id, flow_runs.c.name, flow_runs.c.deployment_id)
+                .where(ours, flow_runs.c.scheduled_time <= now, sa.or_(
+                    flow_runs.c.state_type == "Late",
+                    sa.and_(flow_runs.c.state_type == "Scheduled",
+                            flow_runs.c.scheduled_time >= now - grace)))
+                .order_by(flow_runs.c.scheduled_time, flow_runs.c.id)
+            ).all()  # fmt: skip
+            claimed: builtins.list[ClaimedRun] = []
+            for run in due:
+                if len(claimed) == limit:
+                    break
+                deployment = served.get(run.deployment_id)
+                if deployment is None:
+                    continue
+                cap = deployment.concurrency_limit
+                if cap is not None and active[run.deployment_id] >= cap:
+                    if deployment.collision == "cancel_new":
+                        message = (
+                            f"Cancelled: deployment {deployment.name!r} was already running "
+                            f"{cap} run(s), its concurrency_limit, and its collision is "
+                            "'cancel_new'. Use collision='enqueue' to have such runs wait."
+                        )
+                        _move(connection, [run.id], UNSTARTED, "Cancelled", message, now,
+                              end_time=now)  # fmt: skip
+                    continue
+                active[run.deployment_id] += 1
+                claimed.append(ClaimedRun(run.id, run.name, deployment.name))
+            _move(
+                connection, [run.id for run in claimed], UNSTARTED, "Pending",
+                f"Claimed by the serving process {claimer.pid} on {claimer.hostname}.", now,
+                hostname=claimer.hostname, pid=claimer.pid, process_started=claimer.started,
+                heartbeat=now,
+            )  # fmt: skip
+        return claimed
+
     def create_runs(self, runs: builtins.list[ScheduledRun], now: datetime) -> int:
         if not runs:
             return 0
@@ -114,13 +221,34 @@ class SqlDeployments(Deployments):
         mark, time = "?" if sqlite else "%s", driver_time(sqlite)
         at = time(now)
         as_json = _JsonOnce()
-        rows = [_run_row(run, at, time, as_json) for run in runs]
         with self.database.raw_writing() as cursor:
+            runs = _of_scheduled_deployments(cursor, runs, mark, sqlite)
+            rows = [_run_row(run, at, time, as_json) for run in runs]
+            if not rows:
+                return 0
             cursor.executemany(
                 f"INSERT INTO flows (name, created) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
                 [(name, at) for name in sorted({run.flow_name for run in runs})],
             )
             return (_insert_sqlite if sqlite else _insert_postgres)(cursor, rows, at)
+
+
+def _of_scheduled_deployments(
+    cursor: Any, runs: builtins.list[ScheduledRun], mark: str, sqlite: bool
+) -> builtins.list[ScheduledRun]:
+    """The runs to create: of those a schedule made, only those whose deployment exists and
+    is not paused (it may have been paused or deleted since the pass read it). The rows are
+    read FOR SHARE, so a pause waits for these runs to be in (and then deletes them)."""
+    ids = sorted({run.deployment_id for run in runs if run.key is not None})
+    if not ids:
+        return runs
+    cursor.execute(
+        f"SELECT id FROM deployments WHERE NOT paused AND id IN ({', '.join([mark] * len(ids))})"
+        + ("" if sqlite else " FOR SHARE"),
+        ids,
+    )
+    scheduled = {row[0] for row in cursor.fetchall()}
+    return [run for run in runs if run.key is None or run.deployment_id in scheduled]
 
 
 def _insert_sqlite(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -> int:
@@ -169,6 +297,31 @@ _RUN_COLUMNS = ("id", "name", "flow_name", "state_type", "state_message", "param
                 "created", "run_count", "on_crashed", "entrypoint", "deployment_id",
                 "scheduled_time", "idempotency_key")  # fmt: skip
 _CHUNK = 1000  # runs whose states are inserted by one statement (SQLite: 1,000 parameters)
+
+
+def _move(
+    connection: Connection, ids: builtins.list[str], states: tuple[str, ...], to: str,
+    message: str, now: datetime, **values: Any,
+) -> builtins.list[str]:  # fmt: skip
+    """Move the runs ``ids`` that are in one of ``states`` to state ``to`` (other columns set
+    to ``values``), with the state in their history; returns the ids moved. The state check
+    is in the UPDATE, so of two processes moving a run at once only one moves it."""
+    moved: builtins.list[str] = []
+    for start in range(0, len(ids), _CHUNK):
+        moved += connection.execute(
+            flow_runs.update()
+            .where(flow_runs.c.id.in_(ids[start : start + _CHUNK]),
+                   flow_runs.c.state_type.in_(states))
+            .values(state_type=to, state_message=message, **values)
+            .returning(flow_runs.c.id)
+        ).scalars().all()  # fmt: skip
+    if moved:
+        connection.execute(
+            run_states.insert(),
+            [{"run_id": run_id, "type": to, "message": message, "detail": None, "timestamp": now}
+             for run_id in moved],
+        )  # fmt: skip
+    return moved
 
 
 def _due(moment: datetime) -> str:

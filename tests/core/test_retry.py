@@ -233,7 +233,10 @@ def test_a_run_whose_script_is_gone_gets_a_clear_error(tmp_path, store_url):
 
     assert retried.returncode == 1
     assert "Traceback" not in retried.stderr
-    assert f"the flow's script {tmp_path / 'pipeline.py'} no longer exists" in retried.stderr
+    assert (
+        f"Cannot run the flow: its script {tmp_path / 'pipeline.py'} no longer exists"
+        in retried.stderr
+    )
     assert get_client().read_flow_run(failed.id).run_count == 1
 
 

@@ -15,6 +15,7 @@ from plait import (
     Crashed,
     CrashedRunError,
     Failed,
+    Late,
     Pending,
     PlaitError,
     Retrying,
@@ -29,7 +30,7 @@ from plait import (
 def test_every_state_type_has_a_constructor_with_timestamp_and_message():
     before = datetime.now(UTC)
     states = [
-        Scheduled("s"), Pending("p"), Running("r"), Retrying("re"), Cancelling("cg"),
+        Scheduled("s"), Late("l"), Pending("p"), Running("r"), Retrying("re"), Cancelling("cg"),
         Completed(1, "c"),
         Cached(1, "ca"), Failed(ValueError(), "f"), TimedOut(None, "t"), Crashed(None, "cr"),
         Cancelled(None, "x"), Skipped("sk"),
