@@ -74,6 +74,73 @@ class Deployment:
             )
         return merged
 
+    def checked(self, owner: str | None = None) -> Deployment:
+        """This deployment with its options and parameters checked (each bad one refused by
+        name; ``owner`` starts the messages) and its parameters as the JSON they are kept as."""
+        owner = owner or f"Deployment {self.name!r}"
+        if "/" in self.name:
+            raise InvalidOptionError(
+                f"{owner}: name must not hold a '/' (it is one segment of the API's paths); "
+                "use '-' or '.' instead."
+            )
+        limit = self.concurrency_limit
+        if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool)
+                                  or limit < 1):  # fmt: skip
+            raise InvalidOptionError(
+                f"{owner}: concurrency_limit must be a whole number of at least 1, or None "
+                f"for no limit; got {limit!r}."
+            )
+        for option, value, allowed in (("collision", self.collision, COLLISIONS),
+                                       ("catchup", self.catchup, CATCHUPS)):  # fmt: skip
+            if value not in allowed:
+                raise InvalidOptionError(
+                    f"{owner}: {option} must be one of {_listing(allowed)}; got {value!r}."
+                )
+        schema, flow_name = self.parameter_schema, self.flow_name
+        deployment = replace(
+            self,
+            parameters=_check_parameters(schema, self.parameters, owner, flow_name),
+            schedules=tuple(
+                replace(schedule, parameters=_check_parameters(schema, schedule.parameters,
+                                                               owner, flow_name))
+                for schedule in self.schedules
+            ),
+        )  # fmt: skip
+        for schedule in deployment.schedules:  # a scheduled run must have every parameter
+            if schedule.active:
+                deployment.run_parameters(schedule=schedule)
+        return deployment
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Deployment:
+        """A deployment sent as JSON (``to_record``'s fields, as the API receives them),
+        checked as ``to_deployment`` checks one: a bad field is refused by name."""
+        import jsonschema
+
+        owner = f"Deployment {data.get('name')!r}"
+        opt.check_name(data.get("name"), "Deployment")
+        schema = data.get("parameter_schema")
+        try:
+            jsonschema.Draft202012Validator.check_schema(schema)
+            if not (isinstance(schema["properties"], dict)
+                    and isinstance(schema["required"], list)):  # fmt: skip
+                raise TypeError("properties must be an object and required a list")
+        except (jsonschema.SchemaError, TypeError, KeyError) as exc:
+            raise ParameterError(
+                f"{owner}: parameter_schema is not the JSON schema of a flow's parameters "
+                f"({exc}); send what flow.to_deployment() made."
+            ) from None
+        schedules = []
+        for index, schedule in enumerate(data.get("schedules") or []):
+            try:
+                schedules.append(schedule_from_json(schedule))
+            except (ScheduleError, TypeError, KeyError, ValueError, AttributeError) as exc:
+                raise ParameterError(f"{owner}: schedules[{index}]: {exc}") from None
+        known = {name: data[name] for name in _RECORDED if name in data}
+        deployment = cls(**{**known, "schedules": tuple(schedules),
+                            "tags": tuple(data.get("tags") or ())})  # fmt: skip
+        return deployment.checked(owner)
+
     def to_record(self) -> DeploymentRecord:
         """The deployment as the backend saves it (a new id; saving under an existing name
         keeps that deployment's)."""
@@ -133,39 +200,16 @@ def build_deployment(
             f"{owner}: the flow is defined inside a function (or interactively), so the "
             "process that runs the deployment cannot import it; define it at module level."
         )
-    schema = parameter_schema(flow.fn, flow.name)
-    checked = _schedules(owner, cron, interval, rrule, schedules, timezone, anchor_date)
-    parameters = _check_parameters(schema, parameters or {}, owner, flow.name)
-    checked = tuple(
-        replace(schedule, parameters=_check_parameters(schema, schedule.parameters, owner,
-                                                       flow.name))
-        for schedule in checked
-    )  # fmt: skip
-    if concurrency_limit is not None and (
-        not isinstance(concurrency_limit, int) or isinstance(concurrency_limit, bool)
-        or concurrency_limit < 1
-    ):  # fmt: skip
-        raise InvalidOptionError(
-            f"{owner}: concurrency_limit must be a whole number of at least 1, or None for no "
-            f"limit; got {concurrency_limit!r}."
-        )
-    for option, value, allowed in (("collision", collision, COLLISIONS),
-                                   ("catchup", catchup, CATCHUPS)):  # fmt: skip
-        if value not in allowed:
-            raise InvalidOptionError(
-                f"{owner}: {option} must be one of {_listing(allowed)}; got {value!r}."
-            )
     deployment = Deployment(
-        name=name, flow_name=flow.name, entrypoint=entrypoint, parameter_schema=schema,
-        schedules=checked, parameters=parameters, tags=opt.check_tags(tags, owner),
+        name=name, flow_name=flow.name, entrypoint=entrypoint,
+        parameter_schema=parameter_schema(flow.fn, flow.name),
+        schedules=_schedules(owner, cron, interval, rrule, schedules, timezone, anchor_date),
+        parameters=parameters or {}, tags=opt.check_tags(tags, owner),
         description=opt.check_optional_str(description, "description", owner),
         version=opt.check_optional_str(version, "version", owner),
         concurrency_limit=concurrency_limit, collision=collision, catchup=catchup,
     )  # fmt: skip
-    for schedule in checked:  # a scheduled run must have every parameter it needs
-        if schedule.active:
-            deployment.run_parameters(schedule=schedule)
-    return deployment
+    return deployment.checked(owner)
 
 
 def _schedules(

@@ -99,6 +99,10 @@ class Settings:
     scheduler_horizon_days: PositiveFloat = dataclasses.field(
         default=7, metadata=about("How far ahead the scheduler creates Scheduled runs.")
     )
+    scheduler_interval_seconds: PositiveFloat = dataclasses.field(
+        default=5,
+        metadata=about("How often the server's scheduler makes runs and marks late ones."),
+    )
     late_after_seconds: PositiveFloat = dataclasses.field(
         default=60,
         metadata=about(

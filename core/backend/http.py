@@ -46,9 +46,9 @@ if TYPE_CHECKING:
     from pydantic import TypeAdapter
 
     from plait.backend.api_keys import ApiKeys
-    from plait.backend.deployments import Deployments
     from plait.backend.http_blocks import HttpBlockDocuments
     from plait.backend.http_cache import HttpCacheIndex
+    from plait.backend.http_deployments import HttpDeployments
     from plait.backend.http_limits import HttpConcurrencyLimits
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch
@@ -113,8 +113,10 @@ class HttpBackend(Backend):
     def api_keys(self) -> ApiKeys:
         self.on_the_server("API keys")
 
-    def deployments(self) -> Deployments:
-        self.on_the_server("Saving and scheduling deployments", "(not served by the API yet)")
+    def deployments(self) -> HttpDeployments:
+        from plait.backend.http_deployments import HttpDeployments
+
+        return HttpDeployments(self)
 
     def ingest(
         self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]

@@ -73,26 +73,26 @@ def list_flow_runs(
     from plait.client import get_client
 
     start, end = parse_moment(since, "--since"), parse_moment(until, "--until")
-    page = get_client().list_flow_runs(
-        flow, state, limit, after, tags=tag or (), since=start, until=end
-    )
+    client = get_client()
+    page = client.list_flow_runs(flow, state, limit, after, tags=tag or (), since=start, until=end)
     if output is Output.JSON:
         print_json({"flow_runs": page.items, "next_cursor": page.next_cursor})
         return
     if not page.items:
         console.print("No flow runs recorded" + (f" for flow {flow!r}." if flow else "."))
         return
-    table = Table("ID", "Name", "Flow", "State", "Started", "Duration", box=None)
+    deployed = any(run.deployment_id for run in page.items)  # then: which, and when due
+    columns = ["ID", "Name", "Flow", *(["Deployment", "Scheduled"] if deployed else []), "State",
+               "Started", "Duration"]  # fmt: skip
+    names = {record.id: record.name for record in client.read_deployments()} if deployed else {}
+    table = Table(*columns, box=None)
     for run in page.items:
+        deployment = [names.get(run.deployment_id or "", ""), format_time(run.scheduled_time)]
         table.add_row(
-            run.id,
-            run.name,
-            run.flow_name,
-            state_text(run.state),
-            format_time(run.start_time),
-            format_duration(run.duration),
-        )
-    print_table(table, whole=("ID", "Name", "Flow", "Started"))
+            run.id, run.name, run.flow_name, *(deployment if deployed else []),
+            state_text(run.state), format_time(run.start_time), format_duration(run.duration),
+        )  # fmt: skip
+    print_table(table, whole=("ID", "Name", "Flow", "Started", "Scheduled"))
     options = {"--flow": flow, "--state": state, "--tag": tag, "--limit": str(limit)}
     options |= {"--since": start and start.isoformat(), "--until": end and end.isoformat()}
     next_page_hint("plait flow-run ls", options, page.next_cursor)

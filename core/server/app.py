@@ -19,6 +19,7 @@ from plait.server.routes import (
     blocks,
     cache,
     concurrency_limits,
+    deployments,
     events,
     flow_runs,
     health,
@@ -31,9 +32,10 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # an event batch of writer_batch_size events 
 
 
 @asynccontextmanager
-async def _sweeping_crashed_runs(app: FastAPI) -> AsyncIterator[None]:
-    """While the app runs, mark Crashed every ``heartbeat_interval_seconds`` the flow runs
-    whose process is gone, so none stays Running when no one reads it."""
+async def _services(app: FastAPI) -> AsyncIterator[None]:
+    """While the app runs: mark Crashed every ``heartbeat_interval_seconds`` the flow runs
+    whose process is gone, so none stays Running when no one reads it; and, unless the app
+    was made without it, run the scheduler (``plait.scheduler.service``)."""
     backend: Backend = app.state.backend
 
     async def sweep() -> None:
@@ -45,17 +47,29 @@ async def _sweeping_crashed_runs(app: FastAPI) -> AsyncIterator[None]:
                 logger.warning("Could not look for crashed flow runs: %s", exc)
 
     sweeper = asyncio.create_task(sweep())
+    scheduler = None
+    if app.state.scheduler:
+        from plait.client import Client
+        from plait.scheduler.service import SchedulerService
+
+        scheduler = SchedulerService(Client(backend.run_queries(), backend), backend.settings)
+        scheduler.start(backend.settings.scheduler_interval_seconds)
     try:
         yield
     finally:
         sweeper.cancel()
+        if scheduler is not None:
+            await run_in_threadpool(scheduler.stop)
 
 
-def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+def create_app(
+    backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BYTES, scheduler: bool = True
+) -> FastAPI:
     """The API over ``backend`` (default: the configured one), at ``/api``; OpenAPI at
-    ``/api/openapi.json`` and interactive docs at ``/docs``."""
+    ``/api/openapi.json`` and interactive docs at ``/docs``. With ``scheduler``, it runs the
+    scheduler over its deployments (tests that drive the scheduler's clock turn it off)."""
     app = FastAPI(
-        lifespan=_sweeping_crashed_runs,
+        lifespan=_services,
         title="Plait",
         version=plait.__version__,
         summary="Flow runs, task runs and logs recorded by every process that reports here.",
@@ -64,6 +78,7 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
         redoc_url=None,
     )
     app.state.backend = backend or get_backend()
+    app.state.scheduler = scheduler
     app.state.api_keys = app.state.backend.api_keys()  # one, so each key is hashed once
     errors.install(app, max_body_bytes)
     app.include_router(health.router, prefix=API, responses=errors.RESPONSES)
@@ -73,6 +88,7 @@ def create_app(backend: Backend | None = None, max_body_bytes: int = MAX_BODY_BY
         (blocks.router, Scope.READ),
         (concurrency_limits.router, Scope.READ),
         (cache.router, Scope.READ),
+        (deployments.router, Scope.READ),
         (events.router, Scope.WRITE),
     ):
         app.include_router(

@@ -23,13 +23,16 @@ from plait.exceptions import (
     BlockValidationError,
     ConcurrencyLimitNotFoundError,
     ConfigError,
+    DeploymentNotFoundError,
     EncryptionKeyError,
+    InvalidOptionError,
     ParameterError,
     PlaitError,
     RunNotFoundError,
     StateRefusedError,
     StoreError,
 )
+from plait.schedules import ScheduleError
 
 logger = logging.getLogger("plait.server")
 
@@ -39,10 +42,13 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (StateRefusedError, 409),
     (BlockNotFoundError, 404),
     (ConcurrencyLimitNotFoundError, 404),
+    (DeploymentNotFoundError, 404),
     (BlockValidationError, 422),
     (EncryptionKeyError, 503),  # the server's own key is missing or wrong
     (BlockError, 409),  # exists already, in use, saved by another at the same moment
     (ParameterError, 422),
+    (InvalidOptionError, 422),
+    (ScheduleError, 422),
     (ConfigError, 422),
     (StoreError, 503),
 )
@@ -65,7 +71,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": Problem, "description": "The request body could not be read as JSON."},
     401: {"model": Problem, "description": "An API key is needed, or the one sent is not valid."},
     403: {"model": Problem, "description": "The API key's scope does not cover this."},
-    404: {"model": Problem, "description": "No such run (or block)."},
+    404: {"model": Problem, "description": "No such run (or block, limit or deployment)."},
     409: {
         "model": Problem,
         "description": "A run id prefix names more than one run, or a block exists or is in use.",

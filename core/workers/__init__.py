@@ -1,6 +1,9 @@
-"""Work pools and workers (``plait worker start``): the worker base class, the process
-worker, and per-deployment environments, pulling scheduled work from the server. Filled by
-the workers issue.
+"""Running deployments' flow runs on this machine: the serving process (``flow.serve()``,
+``plait.serve()``; ``serving``) that claims due runs and starts each in a subprocess of its
+own (``execute``). Work pools, the worker base class and per-deployment environments (``plait
+worker start``) come with the workers issue.
 
-May import: ``plait.client``, the public modules. Imported by ``plait.cli``.
+May import: ``plait.client``, the public modules, the scheduler (which a serving process runs
+when there is no server) and ``plait.engine.retry``'s entry for running a recorded flow run.
+Imported by ``plait.deployments.serve`` when called.
 """

@@ -181,6 +181,8 @@ def test_bad_options_are_refused_by_name(options, message):
 def test_a_deployment_needs_a_name_and_an_importable_flow():
     with pytest.raises(InvalidOptionError, match="name must be a non-empty string"):
         nightly.to_deployment("  ")
+    with pytest.raises(InvalidOptionError, match="name must not hold a '/'"):
+        nightly.to_deployment("etl/nightly")
 
     @flow
     def local() -> None:

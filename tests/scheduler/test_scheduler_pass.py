@@ -18,7 +18,9 @@ from plait.cli import app
 from plait.client import get_client
 from plait.exceptions import DeploymentNotFoundError
 from plait.scheduler import schedule_deployments
+from plait.scheduler.service import SchedulerService
 from plait.schedules import Cron, Interval
+from plait.settings import load_settings
 from plait.states import StateType
 from plait.store.database import open_database
 from plait.store.schema import FlowRunRow, RunStateRow
@@ -110,16 +112,22 @@ def test_deleting_a_deployment_deletes_its_runs_that_have_not_started(store):
         client.read_deployment("daily")
 
 
-def test_two_schedulers_at_once_never_create_a_run_twice(store):
+def test_two_schedulers_at_once_never_create_or_mark_a_run_twice(store):
     client = store.client
     client.save_deployment(nightly.to_deployment("quarter-hourly", interval=timedelta(minutes=15)))
     client.save_deployment(nightly.to_deployment("daily", cron="0 2 * * *"))
-    ticks = [NOW + timedelta(minutes=10 * tick) for tick in range(150)]
+    ticks = [NOW + timedelta(minutes=tick) for tick in range(1000)]
+    settings = dataclasses.replace(
+        load_settings(), scheduler_max_runs=10, scheduler_horizon_days=2 / 24
+    )
     created: list[int] = []
+    late: list[int] = []
 
     def scheduler() -> None:
-        own = get_client()  # each with its own connections, as two processes would be
-        created.append(sum(schedule_deployments(own, now, 10, timedelta(hours=2)) for now in ticks))
+        own = SchedulerService(get_client(), settings)  # own connections, as in two processes
+        passes = [own.tick(now) for now in ticks]
+        created.append(sum(made for made, _ in passes))
+        late.append(sum(marking.late for _, marking in passes))
 
     threads = [threading.Thread(target=scheduler) for _ in range(2)]
     for thread in threads:
@@ -131,16 +139,23 @@ def test_two_schedulers_at_once_never_create_a_run_twice(store):
     expected = len(Interval(timedelta(minutes=15)).occurrences(NOW, end))
     expected += len(Cron("0 2 * * *").occurrences(NOW, end))
     assert sum(created) == expected, "every run was created by exactly one of them"
-    runs = _runs(client)
-    assert len(runs) == expected
     with open_database().reading() as connection:
-        states = connection.execute(
-            sa.select(sa.func.count()).select_from(RunStateRow.__table__)
-        ).scalar()  # fmt: skip
+        states = dict(
+            connection.execute(
+                sa.select(RunStateRow.__table__.c.type, sa.func.count())
+                .group_by(RunStateRow.__table__.c.type)
+            ).all()
+        )  # fmt: skip
         keys = connection.execute(
             sa.select(sa.func.count(sa.distinct(FlowRunRow.__table__.c.idempotency_key)))
         ).scalar()  # fmt: skip
-    assert states == keys == expected, "one Scheduled state per run, one run per key"
+    assert states["Scheduled"] == keys == expected, "one Scheduled state per run, one run per key"
+    overdue = ticks[-1] - timedelta(seconds=settings.late_after_seconds)
+    assert (
+        states["Late"]
+        == sum(late)
+        == len([run for run in client.read_flow_runs(limit=10_000) if run.scheduled_time < overdue])
+    ), "each run that was not started in time was marked Late once"
 
 
 def test_scheduled_runs_are_listed_by_the_cli(store):
@@ -153,6 +168,13 @@ def test_scheduled_runs_are_listed_by_the_cli(store):
     runs = json.loads(listed.stdout)["flow_runs"]
     assert len(runs) == 7
     assert {run["scheduled_time"][11:16] for run in runs} == {"02:00"}
+    table = CliRunner().invoke(app, ["flow-run", "ls", "--state", "Scheduled"])
+    header, *rows = table.stdout.splitlines()
+    assert header.split()[:5] == ["ID", "Name", "Flow", "Deployment", "Scheduled"]
+    first = runs[-1]["scheduled_time"]  # newest first: the last listed is the earliest due
+    due = datetime.fromisoformat(first).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    assert all(" daily " in row for row in rows)
+    assert any(due in row for row in rows)
 
 
 def test_editing_a_schedule_replaces_the_runs_that_have_not_started(store):

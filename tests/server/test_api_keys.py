@@ -112,6 +112,8 @@ READ_ROUTES = [
         "/block_types/{id}",
         "/concurrency_limits",
         "/cache",
+        "/deployments",
+        "/deployments/{id}",
     )
 ]
 WRITE_ROUTES = [
@@ -130,6 +132,12 @@ WRITE_ROUTES = [
     ("POST", "/cache/lock"),
     ("POST", "/cache/unlock"),
     ("POST", "/events"),
+    ("PUT", "/deployments/{id}"),
+    ("DELETE", "/deployments/{id}"),
+    ("POST", "/deployments/{id}/pause"),
+    ("POST", "/deployments/{id}/resume"),
+    ("POST", "/deployments/runs"),
+    ("POST", "/deployments/claim"),
 ]
 ROUTE_SCOPES = {
     ("GET", "/health"): None,

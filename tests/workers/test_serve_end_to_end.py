@@ -176,3 +176,35 @@ def test_a_killed_serving_process_started_again_runs_nothing_twice(serve, tmp_pa
     assert all(r.run_count <= 1 for r in _runs("every-2s"))
     again.send_signal(signal.SIGTERM)
     assert again.wait(timeout=DEADLINE) == 0
+
+
+def test_served_against_a_server_that_is_killed_and_started_again(
+    serve, server_process, monkeypatch
+):
+    monkeypatch.setenv("PLAIT_SCHEDULER_INTERVAL_SECONDS", "0.2")
+    url = server_process.start()
+    monkeypatch.setenv("PLAIT_API_URL", url)
+    serving = serve()
+    _until(lambda: _completed("every-2s"), "a run scheduled by the server to complete")
+
+    watched = CliRunner().invoke(app, ["deployment", "run", "every-2s", "-p", "n=41", "--watch"])
+    assert watched.exit_code == 0, watched.output
+    assert "ended Completed" in watched.output
+
+    server_process.stop(signal.SIGKILL)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    again = type(server_process)()
+    try:
+        again.start(port=port)
+        seen = {run.id for run in _completed("every-2s")}
+        _until(lambda: {run.id for run in _completed("every-2s")} - seen, "a run after restart")
+        serving.send_signal(signal.SIGTERM)
+        assert serving.wait(timeout=DEADLINE) == 0
+        runs = _runs("every-2s")
+        keyed = [run.scheduled_time for run in runs if run.state is not StateType.SCHEDULED]
+        assert len(keyed) == len(set(keyed)), "no scheduled time ran twice"
+        assert all(run.run_count <= 1 for run in runs)
+        assert [r for r in runs if r.state not in FINAL_TYPES and r.state is not
+                StateType.SCHEDULED] == [], "nothing left unfinished"  # fmt: skip
+    finally:
+        again.stop()
