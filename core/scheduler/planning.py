@@ -17,7 +17,7 @@ from plait.backend.deployments import DeploymentRecord, ScheduledRun
 from plait.client import Client
 from plait.deployments import Deployment
 from plait.exceptions import ParameterError, PlaitError
-from plait.runs import generate_run_name
+from plait.runs import generate_run_name, generate_run_names, new_ids
 from plait.schedules import Schedule
 
 logger = logging.getLogger("plait.scheduler")
@@ -66,16 +66,17 @@ def planned_runs(
             occurrences = schedule.occurrences(start, now + horizon, room)
             due += [(moment, key, parameters) for moment in occurrences]
     due.sort(key=lambda entry: (entry[0], entry[1]))
-    runs = []
-    for moment, key, parameters in due[:room]:
-        run = ScheduledRun(
+    due = due[:room]
+    return [
+        ScheduledRun(
             key=f"{record.id}:{key}:{moment.isoformat()}", deployment_id=record.id,
-            flow_name=record.flow_name, entrypoint=record.entrypoint, name=generate_run_name(),
-            scheduled_time=moment,
-            parameters=parameters, tags=record.tags,
-        )  # fmt: skip
-        runs.append(run)
-    return runs
+            flow_name=record.flow_name, entrypoint=record.entrypoint, name=name,
+            scheduled_time=moment, parameters=parameters, tags=record.tags, id=run_id,
+        )
+        for (moment, key, parameters), name, run_id in zip(
+            due, generate_run_names(len(due)), new_ids(len(due)), strict=True
+        )
+    ]  # fmt: skip
 
 
 MAX_BACKFILL = 10_000  # runs one backfill may create
