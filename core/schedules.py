@@ -23,6 +23,7 @@ Times are handled as a careful user expects:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -98,10 +99,8 @@ class Cron(_Schedule):
     active: bool = True
 
     def __post_init__(self) -> None:
-        from croniter import croniter
-
         fields = self.cron.split() if isinstance(self.cron, str) else []
-        if len(fields) != 5 or not croniter.is_valid(self.cron):
+        if len(fields) != 5 or _cron_fields(self.cron) is None:
             raise ScheduleError(
                 f"cron: {self.cron!r} is not a cron expression; give five fields (minute hour "
                 "day-of-month month day-of-week), e.g. '0 2 * * *' for 02:00 every day."
@@ -284,14 +283,13 @@ def _cron_walls(expression: str, after: datetime) -> Iterator[datetime]:
     fields (numbers, ranges, steps, lists) are matched day by day here, which is many times
     faster than croniter's own search; croniter parses them, and walks the rest (``L``,
     ``#``). Stops if no day matches in eight years (the expression cannot fire)."""
-    from croniter import croniter
+    fields = _cron_fields(expression)
+    if not fields:  # not plain: croniter walks it
+        from croniter import croniter
 
-    parsed = croniter(expression, after - timedelta(seconds=1))
-    minutes, hours, days, months, weekdays = parsed.expanded
-    plain = all(v == "*" or isinstance(v, int) for f in parsed.expanded for v in f)
-    if not plain or parsed.nth_weekday_of_month:
-        yield from parsed.all_next(datetime)
+        yield from croniter(expression, after - timedelta(seconds=1)).all_next(datetime)
         return
+    minutes, hours, days, months, weekdays = fields
     every = [list(range(60)), list(range(24))]
     minutes, hours = (every[i] if f == ["*"] else sorted(f) for i, f in enumerate((minutes, hours)))
     any_day, any_weekday = days == ["*"], weekdays == ["*"]
@@ -310,6 +308,23 @@ def _cron_walls(expression: str, after: datetime) -> Iterator[datetime]:
         else:
             idle += 1
         day += timedelta(days=1)
+
+
+@functools.lru_cache(maxsize=4096)
+def _cron_fields(expression: str) -> tuple[list[Any], ...] | None:
+    """A valid cron expression's five fields as croniter expands them, if they are plain
+    (numbers, ranges, steps, lists), else ``()`` (``L``, ``#``); None if it is not valid.
+    Kept per expression: a scheduler reads the same ones on every pass."""
+    from croniter import CroniterError, croniter
+
+    try:
+        parsed = croniter(expression)
+    except (CroniterError, ValueError, TypeError):
+        return None
+    plain = all(v == "*" or isinstance(v, int) for f in parsed.expanded for v in f)
+    if not plain or parsed.nth_weekday_of_month:
+        return ()
+    return tuple(parsed.expanded)
 
 
 def _collect(
