@@ -1,13 +1,16 @@
 """Deployments and their Scheduled runs in the run store (``plait.backend.deployments``).
 
-Scheduled runs are inserted with ``ON CONFLICT DO NOTHING`` on their idempotency key (a
-unique index), so of two schedulers inserting the same run at once one inserts it and the
-other skips it, in the database, without a lock of Plait's own; only the runs actually
-inserted (found by the new ids they were given) get their Scheduled state in the history.
-They are written with the driver's SQL, by ``executemany``: a pass may create a hundred
-thousand.
-"""
+A Scheduled run's idempotency key is unique in the store, so of two schedulers inserting
+the same run at once only one inserts it: on SQLite by ``ON CONFLICT DO NOTHING`` (writers
+take turns anyway), on PostgreSQL by an ``INSERT`` of the keys not there yet while passes
+take turns on an advisory lock. Only the runs actually inserted get their Scheduled state in
+the history. They are written with the driver's SQL (``executemany``, ``COPY``): a pass may
+create a hundred thousand.
 
+Runs change state here by a conditional ``UPDATE`` (``_move``): claimed (to Pending), Late,
+or skipped by catch-up, each only from a state it may leave, so two processes at once never
+move a run twice.
+"""
 from __future__ import annotations
 
 import builtins
@@ -220,17 +223,16 @@ class SqlDeployments(Deployments):
         sqlite = self.database.is_sqlite
         mark, time = "?" if sqlite else "%s", driver_time(sqlite)
         at = time(now)
-        as_json = _JsonOnce()
+        runs = list({run.key or run.id: run for run in runs}.values())  # each key once
         with self.database.raw_writing() as cursor:
             runs = _of_scheduled_deployments(cursor, runs, mark, sqlite)
-            rows = [_run_row(run, at, time, as_json) for run in runs]
-            if not rows:
+            if not runs:
                 return 0
             cursor.executemany(
                 f"INSERT INTO flows (name, created) VALUES ({mark}, {mark}) ON CONFLICT DO NOTHING",
                 [(name, at) for name in sorted({run.flow_name for run in runs})],
             )
-            return (_insert_sqlite if sqlite else _insert_postgres)(cursor, rows, at)
+            return (_insert_sqlite if sqlite else _insert_postgres)(cursor, runs, at)
 
 
 def _of_scheduled_deployments(
@@ -251,9 +253,16 @@ def _of_scheduled_deployments(
     return [run for run in runs if run.key is None or run.deployment_id in scheduled]
 
 
-def _insert_sqlite(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -> int:
+def _insert_sqlite(cursor: Any, runs: builtins.list[ScheduledRun], at: Any) -> int:
     """Insert the runs not known by key, then the Scheduled states of those inserted (found
     by the new ids they were given: a run skipped as known has another id)."""
+    as_json, time = _JsonOnce(), driver_time(sqlite=True)
+    rows = [
+        (run.id, run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
+         as_json(run.parameters), as_json(run.tags), at, 0, "[]", run.entrypoint,
+         run.deployment_id, time(run.scheduled_time), run.key)
+        for run in runs
+    ]  # fmt: skip
     marks = ", ".join("?" * len(_RUN_COLUMNS))
     created = 0
     for start in range(0, len(rows), _CHUNK):
@@ -272,24 +281,66 @@ def _insert_sqlite(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -
     return created
 
 
-def _insert_postgres(cursor: Any, rows: builtins.list[tuple[Any, ...]], at: Any) -> int:
-    """COPY the runs into a temporary table, then insert those not known by key, and the
-    Scheduled states of those inserted, in one statement (COPY is PostgreSQL's fast path
-    for many rows; it cannot skip known keys itself)."""
-    columns = ", ".join(_RUN_COLUMNS)
+def _insert_postgres(cursor: Any, runs: builtins.list[ScheduledRun], at: datetime) -> int:
+    """COPY the runs into a temporary table, then insert those whose key is not known, and
+    their Scheduled states, in one statement. COPY is PostgreSQL's fast path for many rows;
+    a plain INSERT filtered by key is faster than ON CONFLICT's insertion row by row, and is
+    safe because passes take turns here (a transaction-scoped advisory lock)."""
+    columns = ", ".join(_COPY_COLUMNS)
     cursor.execute(
         "CREATE TEMPORARY TABLE scheduled_runs (LIKE flow_runs INCLUDING DEFAULTS) ON COMMIT DROP"
     )
     with cursor.copy(f"COPY scheduled_runs ({columns}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+        copy.write(_copy_text(runs, at))
+    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CREATING_RUNS])
     cursor.execute(
-        f"WITH new AS (INSERT INTO flow_runs ({columns}) SELECT {columns} FROM scheduled_runs "
-        "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id, state_message) "
-        f"{_STATES} SELECT id, 'Scheduled', state_message, NULL, %s FROM new",
+        f"WITH new AS (INSERT INTO flow_runs ({columns}) SELECT {columns} FROM scheduled_runs s "
+        "WHERE s.idempotency_key IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM flow_runs f WHERE f.idempotency_key = s.idempotency_key) "
+        f"RETURNING id, state_message) {_STATES} SELECT id, 'Scheduled', state_message, NULL, %s "
+        "FROM new",
         [at],
     )
     return cursor.rowcount
+
+
+_CREATING_RUNS = 0x706C6169745F7363  # the advisory lock of passes creating runs ("plait_sc")
+_COPY_COLUMNS = ("flow_name", "parameters", "tags", "entrypoint", "deployment_id", "state_type",
+                 "created", "run_count", "on_crashed",  # shared by a deployment's runs
+                 "id", "name", "state_message", "scheduled_time", "idempotency_key")  # fmt: skip
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _escaped(text: str) -> str:
+    """``text`` as a field of COPY's text format (searching is much faster than translating,
+    and few fields need it)."""
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.translate(_COPY_ESCAPES)
+    return text
+
+
+def _copy_text(runs: builtins.list[ScheduledRun], at: datetime) -> str:
+    """The runs in COPY's text format, in ``_COPY_COLUMNS`` order: tab-separated, with
+    backslash escapes and ``\\N`` for null. What a deployment's runs share (they come one
+    deployment after another) is escaped once."""
+    created, lines = at.isoformat(), []
+    shared: tuple[Any, ...] = ()
+    prefix = ""
+    for run in runs:
+        mine = (run.deployment_id, run.parameters, run.tags, run.flow_name, run.entrypoint)
+        if len(shared) != len(mine) or any(a is not b for a, b in zip(shared, mine, strict=True)):
+            shared = mine
+            fields = (run.flow_name, json.dumps(run.parameters), json.dumps(run.tags),
+                      run.entrypoint, run.deployment_id)  # fmt: skip
+            escaped = [_escaped(field) for field in fields]
+            prefix = "\t".join([*escaped, "Scheduled", created, "0", "[]", ""])
+        moment = run.scheduled_time.isoformat()
+        due = moment if not run.scheduled_time.microsecond else _due(run.scheduled_time)[14:]
+        key = "\\N" if run.key is None else _escaped(run.key)
+        lines.append(
+            f"{prefix}{run.id}\t{_escaped(run.name)}\tScheduled for {due}\t{moment}\t{key}\n"
+        )
+    return "".join(lines)
 
 
 _STATES = "INSERT INTO run_states (run_id, type, message, detail, timestamp)"
@@ -326,15 +377,6 @@ def _move(
 
 def _due(moment: datetime) -> str:
     return f"Scheduled for {moment.isoformat(timespec='seconds')}"
-
-
-def _run_row(run: ScheduledRun, at: Any, time: Any, as_json: _JsonOnce) -> tuple[Any, ...]:
-    """A Scheduled run's row, in ``_RUN_COLUMNS`` order and the driver's formats."""
-    return (
-        run.id, run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
-        as_json(run.parameters), as_json(run.tags), at, 0, "[]", run.entrypoint,
-        run.deployment_id, time(run.scheduled_time), run.key,
-    )  # fmt: skip
 
 
 class _JsonOnce:

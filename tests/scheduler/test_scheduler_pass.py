@@ -78,6 +78,18 @@ def test_a_pass_creates_the_runs_due_within_the_horizon_and_the_run_cap(store):
     ]
 
 
+def test_parameters_holding_tabs_newlines_and_backslashes_are_kept_as_given(store):
+    client = store.client
+    odd = {"day": "a\tb\nc\\d\re \\N", "region": "\\"}
+    client.save_deployment(
+        nightly.to_deployment("odd", interval=timedelta(hours=1), parameters=odd)
+    )
+
+    assert schedule_deployments(client, NOW, 3, WEEK) == 3
+
+    assert [run.parameters for run in _runs(client)] == [odd] * 3
+
+
 def test_passes_create_each_run_once(store):
     client = store.client
     client.save_deployment(nightly.to_deployment("daily", cron="0 2 * * *"))
