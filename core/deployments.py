@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from referencing.exceptions import Unresolvable
+
 from plait.backend.deployments import DeploymentRecord
 from plait.engine import options as opt
 from plait.engine.flow_runs import entrypoint_of
@@ -125,7 +127,8 @@ class Deployment:
             if not (isinstance(schema["properties"], dict)
                     and isinstance(schema["required"], list)):  # fmt: skip
                 raise TypeError("properties must be an object and required a list")
-        except (jsonschema.SchemaError, TypeError, KeyError) as exc:
+            _resolve_refs(schema)
+        except (jsonschema.SchemaError, TypeError, KeyError, Unresolvable) as exc:
             raise ParameterError(
                 f"{owner}: parameter_schema is not the JSON schema of a flow's parameters "
                 f"({exc}); send what flow.to_deployment() made."
@@ -134,7 +137,8 @@ class Deployment:
         for index, schedule in enumerate(data.get("schedules") or []):
             try:
                 schedules.append(schedule_from_json(schedule))
-            except (ScheduleError, TypeError, KeyError, ValueError, AttributeError) as exc:
+            except (ScheduleError, TypeError, KeyError, ValueError, AttributeError,
+                    OverflowError) as exc:  # fmt: skip
                 raise ParameterError(f"{owner}: schedules[{index}]: {exc}") from None
         known = {name: data[name] for name in _RECORDED if name in data}
         deployment = cls(**{**known, "schedules": tuple(schedules),
@@ -250,6 +254,26 @@ def _schedules(
     return tuple(schedules)
 
 
+def _resolve_refs(schema: dict[str, Any]) -> None:
+    """Look up every ``$ref`` in ``schema`` within it; ``Unresolvable`` names one it lacks."""
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    resource = Resource.from_contents(schema, default_specification=DRAFT202012)
+    resolver = (
+        Registry().with_resource("urn:plait:parameters", resource).resolver("urn:plait:parameters")
+    )
+    pending: list[Any] = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("$ref"), str):
+                resolver.lookup(node["$ref"])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+
+
 def _check_parameters(
     schema: dict[str, Any], parameters: Any, owner: str, flow_name: str
 ) -> dict[str, Any]:
@@ -285,10 +309,13 @@ def _check_parameters(
     checker = jsonschema.Draft202012Validator(
         {**schema, "required": []}, format_checker=jsonschema.FormatChecker()
     )
-    problems = sorted(
-        (_nearest_miss(error) for error in checker.iter_errors(values)),
-        key=lambda error: list(error.absolute_path),
-    )  # fmt: skip
+    try:
+        problems = sorted(
+            (_nearest_miss(error) for error in checker.iter_errors(values)),
+            key=lambda error: list(error.absolute_path),
+        )  # fmt: skip
+    except Unresolvable as exc:  # a schema sent to the API that names what it lacks
+        raise ParameterError(f"{owner}: parameter_schema: {exc}") from None
     if problems:
         lines = [f"{owner}: parameters not valid for flow {flow_name!r}:"]
         for problem in problems:

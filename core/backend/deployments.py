@@ -105,9 +105,9 @@ class Deployments(ABC):
     @abstractmethod
     def save(self, record: DeploymentRecord) -> DeploymentRecord:
         """Save ``record`` under its name, replacing a deployment of that name (keeping its
-        id, creation time and whether it is paused; if its schedules changed, its Scheduled
-        runs that have not started are deleted, for the next pass to make again); returns
-        what was saved."""
+        id, creation time and whether it is paused; if its schedules changed, the runs its
+        schedules made that have not started are deleted, for the next pass to make again;
+        runs asked for by hand stay); returns what was saved."""
 
     @abstractmethod
     def read(self, name: str) -> DeploymentRecord:
@@ -135,9 +135,10 @@ class Deployments(ABC):
 
     @abstractmethod
     def mark_late(self, now: datetime, grace: timedelta) -> LateMarking:
-        """Move the schedules' runs due more than ``grace`` before ``now`` and not started to
-        Late, except those their deployment's ``catchup`` skips, which end Cancelled (runs
-        asked for by hand only become Late)."""
+        """Move the runs due more than ``grace`` before ``now`` and not started to Late,
+        except those their deployment's ``catchup`` skips, which end Cancelled. Only runs a
+        schedule made are skipped, and only of deployments with no run in progress (runs
+        waiting for a running one are queued, not missed)."""
 
     @abstractmethod
     def claim_runs(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import builtins
 from dataclasses import asdict
 from datetime import datetime, timedelta
+from urllib.parse import quote
 
 from plait.backend.deployments import (
     ClaimedRun,
@@ -36,24 +37,28 @@ class HttpDeployments(Deployments):
     def _call(self, method: str, path: str, **arguments: object) -> object:
         return self.backend.request(method, f"/deployments{path}", errors=_ERRORS, **arguments)
 
+    def _named(self, method: str, name: str, path: str = "", **arguments: object) -> object:
+        """A call about the deployment ``name`` (one path segment, whatever it holds)."""
+        return self._call(method, f"/{quote(name, safe='')}{path}", **arguments)
+
     def save(self, record: DeploymentRecord) -> DeploymentRecord:
         body = {name: getattr(record, name) for name in _SENT}
         body["schedules"], body["tags"] = list(record.schedules), list(record.tags)
-        return parsed(DeploymentRecord, self._call("PUT", f"/{record.name}", json=body))
+        return parsed(DeploymentRecord, self._named("PUT", record.name, json=body))
 
     def read(self, name: str) -> DeploymentRecord:
-        return parsed(DeploymentRecord, self._call("GET", f"/{name}"))
+        return parsed(DeploymentRecord, self._named("GET", name))
 
     def list(self) -> builtins.list[DeploymentRecord]:
         return parsed(builtins.list[DeploymentRecord], self._call("GET", ""))
 
     def delete(self, name: str) -> int:
-        return _count(self._call("DELETE", f"/{name}"))
+        return _count(self._named("DELETE", name))
 
     def set_paused(self, name: str, paused: bool) -> int:
         if paused:
-            return _count(self._call("POST", f"/{name}/pause"))
-        self._call("POST", f"/{name}/resume")
+            return _count(self._named("POST", name, "/pause"))
+        self._named("POST", name, "/resume")
         return 0
 
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:

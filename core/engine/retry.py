@@ -24,7 +24,7 @@ from plait.engine.flow_runs import Resumed, call_flow, call_flow_async
 from plait.exceptions import ParameterError
 from plait.flows import Flow
 from plait.results import ResultRef
-from plait.states import UNSUCCESSFUL_TYPES, State
+from plait.states import UNSUCCESSFUL_TYPES, State, StateType
 
 
 def retry_flow_run(flow_run_id: str) -> State:
@@ -44,12 +44,12 @@ def retry_flow_run(flow_run_id: str) -> State:
             f"{what} cannot be retried: flow {record.flow_name!r} was defined inside a function "
             "(or interactively), so it cannot be imported again. Define flows at module level."
         )
-    if record.parameters_ref is None and record.parameters:
+    if record.parameters_ref is None and record.parameters and record.deployment_id is None:
         raise ParameterError(
             f"{what} cannot be retried: its parameters could not be stored when it ran (they "
             "could not be pickled, or its result storage was unavailable)."
         )
-    parameters: dict[str, Any] = {}
+    parameters: dict[str, Any] = record.parameters  # a deployment's run: JSON, as checked
     if record.parameters_ref is not None:
         parameters = ResultRef.from_json(record.parameters_ref).load()
     return _run_recorded(record.id, record.name, record.entrypoint, parameters, record.run_count)
@@ -62,6 +62,12 @@ def start_flow_run(flow_run_id: str) -> State:
     record = get_backend().run_queries().read_flow_run(flow_run_id)
     if record.entrypoint is None or record.deployment_id is None:
         raise ParameterError(f"Flow run {record.id} ({record.name!r}) is not a deployment's run.")
+    if record.state is not StateType.PENDING:  # claimed, then cancelled or deleted meanwhile
+        state = record.state.value if record.state else "not started"
+        raise ParameterError(
+            f"Flow run {record.id} ({record.name!r}) is {state}, not Pending as a claimed run "
+            "is; it is not started."
+        )
     return _run_recorded(record.id, record.name, record.entrypoint, record.parameters, 0)
 
 

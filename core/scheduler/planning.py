@@ -34,8 +34,9 @@ def schedule_deployments(client: Client, now: datetime, max_runs: int, horizon: 
             continue
         try:
             runs += planned_runs(record, now, max_runs, horizon, ahead.get(record.id))
-        except PlaitError as exc:  # saved by another version of Plait, or edited by hand
-            logger.warning("Deployment %r was not scheduled: %s", record.name, exc)
+        except Exception as exc:  # saved by another version of Plait, or edited by hand
+            why = str(exc) if isinstance(exc, PlaitError) else f"{type(exc).__name__}: {exc}"
+            logger.warning("Deployment %r was not scheduled: %s", record.name, why)
     return client.create_scheduled_runs(runs, now)
 
 

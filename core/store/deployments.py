@@ -11,6 +11,7 @@ Runs change state here by a conditional ``UPDATE`` (``_move``): claimed (to Pend
 or skipped by catch-up, each only from a state it may leave, so two processes at once never
 move a run twice.
 """
+
 from __future__ import annotations
 
 import builtins
@@ -67,7 +68,7 @@ class SqlDeployments(Deployments):
                     deployments.update().where(deployments.c.id == found.id).values(values)
                 )
         if found is not None and found.schedules != values["schedules"]:
-            self._delete_unstarted(found.id)  # made by the old schedules: the next pass remakes
+            self._delete_unstarted(found.id, scheduled_only=True)  # the next pass remakes them
         return _record(values)
 
     def read(self, name: str) -> DeploymentRecord:
@@ -103,16 +104,20 @@ class SqlDeployments(Deployments):
         return self._delete_unstarted(deployment.id, scheduled_only=True) if paused else 0
 
     def _delete_unstarted(self, deployment_id: str, scheduled_only: bool = False) -> int:
-        """Delete a deployment's Scheduled runs (those that have not started), or only
-        those its schedules made (they have a key)."""
+        """Delete a deployment's runs that have not started, or only those its schedules
+        made (they have a key). They are first moved out of the states a claim takes, in
+        one statement, so a run claimed meanwhile is never deleted."""
         query = sa.select(flow_runs.c.id).where(
             flow_runs.c.deployment_id == deployment_id, flow_runs.c.state_type.in_(UNSTARTED)
         )
         if scheduled_only:
             query = query.where(flow_runs.c.idempotency_key.is_not(None))
-        with self.database.reading() as connection:
+        with self.database.writing() as connection:
             unstarted = connection.execute(query).scalars().all()
-        return retention.delete_flow_runs(self.database, ids=unstarted)
+            withdrawn = _move(connection, unstarted, UNSTARTED, "Cancelled",
+                              "Withdrawn: its deployment was paused, edited or deleted.",
+                              datetime.now(UTC))  # fmt: skip
+        return retention.delete_flow_runs(self.database, ids=withdrawn)
 
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
         with self.database.reading() as connection:
@@ -136,9 +141,14 @@ class SqlDeployments(Deployments):
                 .where(flow_runs.c.state_type.in_(UNSTARTED),
                        flow_runs.c.scheduled_time < now - grace)
             ).all()  # fmt: skip
+            busy = set(connection.execute(
+                sa.select(flow_runs.c.deployment_id).distinct()
+                .where(flow_runs.c.deployment_id.is_not(None),
+                       flow_runs.c.state_type.in_(ACTIVE_STATES))
+            ).scalars())  # fmt: skip
             missed: dict[tuple[str, str], builtins.list[tuple[datetime, str]]] = defaultdict(list)
-            for run in overdue:
-                if run.idempotency_key is not None:  # made by a schedule, not asked for
+            for run in overdue:  # made by a schedule, and not waiting for a running one
+                if run.idempotency_key is not None and run.deployment_id not in busy:
                     missed[run.deployment_id, run.catchup].append((run.scheduled_time, run.id))
             skipped: dict[str, builtins.list[str]] = defaultdict(list)
             for (_, catchup), runs in missed.items():
@@ -169,7 +179,7 @@ class SqlDeployments(Deployments):
             served = {
                 row.id: row
                 for row in connection.execute(
-                    sa.select(deployments.c.id, deployments.c.name,
+                    sa.select(deployments.c.id, deployments.c.name, deployments.c.paused,
                               deployments.c.concurrency_limit, deployments.c.collision)
                     .where(deployments.c.id.in_(deployment_ids))
                     .with_for_update()  # claimers of one deployment take turns
@@ -182,7 +192,8 @@ class SqlDeployments(Deployments):
                 .group_by(flow_runs.c.deployment_id)
             ).all()  # fmt: skip
             due = connection.execute(
-                sa.select(flow_runs.c.id, flow_runs.c.name, flow_runs.c.deployment_id)
+                sa.select(flow_runs.c.id, flow_runs.c.name, flow_runs.c.deployment_id,
+                          flow_runs.c.idempotency_key)
                 .where(ours, flow_runs.c.scheduled_time <= now, sa.or_(
                     flow_runs.c.state_type == "Late",
                     sa.and_(flow_runs.c.state_type == "Scheduled",
@@ -194,8 +205,8 @@ class SqlDeployments(Deployments):
                 if len(claimed) == limit:
                     break
                 deployment = served.get(run.deployment_id)
-                if deployment is None:
-                    continue
+                if deployment is None or (deployment.paused and run.idempotency_key):
+                    continue  # deleted, or paused: its schedules' runs are being withdrawn
                 cap = deployment.concurrency_limit
                 if cap is not None and active[run.deployment_id] >= cap:
                     if deployment.collision == "cancel_new":
@@ -209,13 +220,13 @@ class SqlDeployments(Deployments):
                     continue
                 active[run.deployment_id] += 1
                 claimed.append(ClaimedRun(run.id, run.name, deployment.name))
-            _move(
+            moved = set(_move(
                 connection, [run.id for run in claimed], UNSTARTED, "Pending",
                 f"Claimed by the serving process {claimer.pid} on {claimer.hostname}.", now,
                 hostname=claimer.hostname, pid=claimer.pid, process_started=claimer.started,
                 heartbeat=now,
-            )  # fmt: skip
-        return claimed
+            ))  # fmt: skip
+        return [run for run in claimed if run.id in moved]  # not moved meanwhile by another
 
     def create_runs(self, runs: builtins.list[ScheduledRun], now: datetime) -> int:
         if not runs:
@@ -254,8 +265,8 @@ def _of_scheduled_deployments(
 
 
 def _insert_sqlite(cursor: Any, runs: builtins.list[ScheduledRun], at: Any) -> int:
-    """Insert the runs not known by key, then the Scheduled states of those inserted (found
-    by the new ids they were given: a run skipped as known has another id)."""
+    """Insert the runs not known (by key or id), then the Scheduled states of those
+    inserted."""
     as_json, time = _JsonOnce(), driver_time(sqlite=True)
     rows = [
         (run.id, run.name, run.flow_name, "Scheduled", _due(run.scheduled_time),
@@ -269,12 +280,13 @@ def _insert_sqlite(cursor: Any, runs: builtins.list[ScheduledRun], at: Any) -> i
         chunk = rows[start : start + _CHUNK]
         cursor.executemany(
             f"INSERT INTO flow_runs ({', '.join(_RUN_COLUMNS)}) VALUES ({marks}) "
-            "ON CONFLICT (idempotency_key) DO NOTHING",
+            "ON CONFLICT DO NOTHING",
             chunk,
         )
-        cursor.execute(
+        cursor.execute(  # a run just inserted has no state yet; one known before has
             f"{_STATES} SELECT id, 'Scheduled', state_message, NULL, ? FROM flow_runs "
-            f"WHERE id IN ({', '.join('?' * len(chunk))})",
+            f"WHERE id IN ({', '.join('?' * len(chunk))}) AND NOT EXISTS "
+            "(SELECT 1 FROM run_states WHERE run_states.run_id = flow_runs.id)",
             [at, *(row[0] for row in chunk)],
         )
         created += cursor.rowcount
@@ -282,7 +294,7 @@ def _insert_sqlite(cursor: Any, runs: builtins.list[ScheduledRun], at: Any) -> i
 
 
 def _insert_postgres(cursor: Any, runs: builtins.list[ScheduledRun], at: datetime) -> int:
-    """COPY the runs into a temporary table, then insert those whose key is not known, and
+    """COPY the runs into a temporary table, then insert those whose id and key are not known, and
     their Scheduled states, in one statement. COPY is PostgreSQL's fast path for many rows;
     a plain INSERT filtered by key is faster than ON CONFLICT's insertion row by row, and is
     safe because passes take turns here (a transaction-scoped advisory lock)."""
@@ -295,8 +307,9 @@ def _insert_postgres(cursor: Any, runs: builtins.list[ScheduledRun], at: datetim
     cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CREATING_RUNS])
     cursor.execute(
         f"WITH new AS (INSERT INTO flow_runs ({columns}) SELECT {columns} FROM scheduled_runs s "
-        "WHERE s.idempotency_key IS NULL OR NOT EXISTS "
-        "(SELECT 1 FROM flow_runs f WHERE f.idempotency_key = s.idempotency_key) "
+        "WHERE NOT EXISTS (SELECT 1 FROM flow_runs f WHERE f.id = s.id) AND "
+        "(s.idempotency_key IS NULL OR NOT EXISTS "
+        "(SELECT 1 FROM flow_runs f WHERE f.idempotency_key = s.idempotency_key)) "
         f"RETURNING id, state_message) {_STATES} SELECT id, 'Scheduled', state_message, NULL, %s "
         "FROM new",
         [at],

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import select
 import signal
 import subprocess
 import sys
@@ -64,8 +66,10 @@ class ServingProcess:
             self.scheduler = SchedulerService(self.client, self.settings)
         self.identity = ProcessIdentity.current()
         self.children: dict[str, tuple[ClaimedRun, subprocess.Popen[bytes]]] = {}
-        self.stopping = threading.Event()
+        self.stopping = False
         self._hurry = False
+        # stop() writes here to wake the loop: safe in a signal handler, unlike an Event's lock
+        self._wake_read, self._wake_write = os.pipe()
 
     def run(self) -> None:
         """Serve until Ctrl-C or SIGTERM (or ``stop()``), then shut down."""
@@ -74,15 +78,17 @@ class ServingProcess:
         names = ", ".join(repr(record.name) for record in self.records)
         logger.info("Serving deployment(s) %s; press Ctrl-C to stop.", names)
         try:
-            while not self.stopping.is_set():
+            while not self.stopping:
                 try:
                     self.tick()
-                except PlaitError as exc:  # the store or server unreachable: try again
-                    logger.warning("Could not look for due runs: %s", exc)
-                self.stopping.wait(self.settings.serve_poll_seconds)
+                except Exception as exc:  # the store or server unreachable: try again
+                    logger.warning("Could not look for due runs: %s: %s", type(exc).__name__, exc)
+                self._sleep(self.settings.serve_poll_seconds)
         finally:
             self.shutdown()
             restore()
+            os.close(self._wake_read)
+            os.close(self._wake_write)
 
     def tick(self, now: datetime | None = None) -> list[ClaimedRun]:
         """Schedule (with no server), reap finished flow run processes, and start the runs
@@ -102,17 +108,26 @@ class ServingProcess:
     def stop(self, hurry: bool = False) -> None:
         """Ask ``run()`` to stop (``hurry``: cancel running flow runs without the grace)."""
         self._hurry = self._hurry or hurry
-        self.stopping.set()
+        self.stopping = True
+        os.write(self._wake_write, b"!")
+
+    def _sleep(self, seconds: float) -> None:
+        """Wait ``seconds``, or until ``stop()``."""
+        if select.select([self._wake_read], [], [], max(seconds, 0))[0]:
+            os.read(self._wake_read, 64)
 
     def reap(self) -> None:
-        """Forget flow run processes that ended; one that ended without its run recorded as
-        finished (killed, say) leaves it Crashed, saying how it ended."""
+        """Forget flow run processes that ended. One killed (by a signal, or out of memory)
+        leaves its run Crashed, saying how it ended, if the run is not recorded finished;
+        those that exit 0, 1 or 2 recorded their run's end themselves (it may still be on
+        its way, from the spool)."""
         for run_id, (run, process) in list(self.children.items()):
             code = process.poll()
             if code is None:
                 continue
             del self.children[run_id]
-            self._finish(run, StateType.CRASHED, f"Its process ended with exit code {code}.")
+            if code not in (0, 1, 2):
+                self._finish(run, StateType.CRASHED, f"Its process ended with exit code {code}.")
 
     def shutdown(self) -> None:
         """Let running flow runs finish for up to ``serve_grace_seconds``, then cancel the
@@ -126,22 +141,24 @@ class ServingProcess:
             )  # fmt: skip
             deadline = time.monotonic() + grace
             while self.children and not self._hurry and time.monotonic() < deadline:
-                self._wait_any(min(0.1, deadline - time.monotonic()))
+                self._sleep(min(0.1, deadline - time.monotonic()))
                 self.reap()
         why = (
             f"Cancelled: the serving process stopped and the run did not finish within "
             f"serve_grace_seconds ({grace:g} s)."
         )
-        for run_id, (run, process) in list(self.children.items()):
+        for run_id, (run, process) in self.children.items():
             logger.info("Cancelling flow run %r (%s)", run.name, run_id)
             self._finish(run, StateType.CANCELLED, why)  # what its process reports next is
-            process.terminate()  # kept in its history, but does not change it
+            _signal_group(process, signal.SIGTERM)  # kept in its history, but changes nothing
+        deadline = time.monotonic() + KILL_AFTER_SECONDS
+        for _, process in self.children.values():
             try:
-                process.wait(KILL_AFTER_SECONDS)
+                process.wait(max(deadline - time.monotonic(), 0))
             except subprocess.TimeoutExpired:
-                process.kill()
+                _signal_group(process, signal.SIGKILL)
                 process.wait()
-            del self.children[run_id]
+        self.children.clear()
         logger.info("Stopped serving.")
 
     def _start(self, run: ClaimedRun) -> None:
@@ -152,12 +169,6 @@ class ServingProcess:
             [sys.executable, "-m", "plait.workers.execute", run.id], start_new_session=True
         )
         self.children[run.id] = (run, process)
-
-    def _wait_any(self, timeout: float) -> None:
-        """Wait up to ``timeout`` seconds for one of the flow run processes to end."""
-        first = next(iter(self.children.values()))[1]
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            first.wait(max(timeout, 0))
 
     def _finish(self, run: ClaimedRun, state: StateType, message: str) -> None:
         """Leave ``run`` in ``state`` if its process ended before recording a final one."""
@@ -181,8 +192,13 @@ class ServingProcess:
             return lambda: None
 
         def handle(signum: int, frame: Any) -> None:
-            hurry = self.stopping.is_set()
-            self.stop(hurry=hurry)
+            self.stop(hurry=self.stopping)
 
         previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
         return lambda: [signal.signal(sig, handler) for sig, handler in previous.items()]
+
+
+def _signal_group(process: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+    """Send ``sig`` to a flow run process and the processes it started (its own group)."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, sig)

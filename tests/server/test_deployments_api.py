@@ -83,7 +83,7 @@ def test_a_deployment_is_saved_run_paused_and_deleted_through_the_server(served)
         ({"parameters": {"day": "yesterday"}}, "day"),
         ({"collision": "queue"}, "collision must be one of"),
         ({"catchup": "some"}, "catchup must be one of"),
-        ({"concurrency_limit": 0}, "concurrency_limit must be a whole number of at least 1"),
+        ({"concurrency_limit": 0}, "concurrency_limit: Input should be greater than or equal to 1"),
         ({"parameter_schema": {"type": 5}}, "parameter_schema is not the JSON schema"),
     ],
 )  # fmt: skip

@@ -9,13 +9,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures.deployed_flows import greet, hold
+from fixtures.deployed_flows import flaky, greet, hold
 
+from plait.engine.retry import retry_flow_run
 from plait.journal.process import ProcessIdentity
 from plait.scheduler import requested_run
 from plait.scheduler.service import SchedulerService
 from plait.settings import load_settings
 from plait.states import StateType
+from plait.workers import execute
 from plait.workers.serving import ServingProcess
 
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # on the hour: an hourly schedule fires at it
@@ -108,7 +110,8 @@ def test_a_deployment_at_its_concurrency_limit_holds_back_or_cancels_new_runs(
             client.read_flow_run(later).state_message
         )
     else:  # it waits: once the first run has finished it is claimed
-        assert client.claim_deployment_runs([record.id], T0, GRACE, 10, me) == []
+        assert client.claim_deployment_runs([record.id], T0 + timedelta(seconds=6), GRACE, 10,
+                                            me) == []  # fmt: skip
         client.set_flow_run_state(first, StateType.CANCELLED, "done with it")
         again = client.claim_deployment_runs([record.id], T0 + timedelta(seconds=9), GRACE, 10, me)
         assert [run.id for run in again] == [later]
@@ -170,3 +173,32 @@ def test_pausing_deletes_late_and_scheduled_runs_of_the_schedules(store):
         [record.id], T0 + timedelta(hours=3), GRACE, 10, ProcessIdentity.current()
     )
     assert due == []
+
+
+def test_a_claimed_run_cancelled_before_its_process_starts_it_is_not_run(store):
+    client = store.client
+    record = client.save_deployment(greet.to_deployment("greet"))
+    run_id = _ask(client, "greet", T0, day="2026-12-01")
+    client.claim_deployment_runs([record.id], T0, GRACE, 10, ProcessIdentity.current())
+    client.set_flow_run_state(run_id, StateType.CANCELLED, "not wanted after all")
+
+    assert execute.main([run_id]) == 2
+
+    run = client.read_flow_run(run_id)
+    assert (run.state, run.state_message) == (StateType.CANCELLED, "not wanted after all")
+    assert StateType.RUNNING not in [state.type for state in run.states]
+
+
+def test_a_failed_deployment_run_is_retried_with_its_parameters(store, tmp_path):
+    client = store.client
+    serving = ServingProcess([flaky.to_deployment("flaky")], client=client)
+    run_id = _ask(client, "flaky", T0, marker=str(tmp_path / "marker"))
+    serving.tick(T0)
+    _wait(serving)
+    assert client.read_flow_run(run_id).state is StateType.FAILED
+
+    assert retry_flow_run(run_id).is_completed()
+
+    run = client.read_flow_run(run_id)
+    assert (run.state, run.run_count) == (StateType.COMPLETED, 2)
+    assert run.parameters == {"marker": str(tmp_path / "marker")}

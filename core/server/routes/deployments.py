@@ -35,7 +35,7 @@ class NewDeployment(Body):
     tags: list[Text] = Field([], max_length=100)
     description: Text | None = None
     version: Text | None = None
-    concurrency_limit: int | None = None
+    concurrency_limit: int | None = Field(None, ge=1, le=1_000_000)
     collision: str = "enqueue"
     catchup: str = "latest"
 
