@@ -149,7 +149,9 @@ class Deployments(ABC):
         ``grace`` ago, or Late), earliest first, moving each to Pending in ``claimer``'s
         name (if it dies before starting the run, the run is marked Crashed). A deployment
         at its ``concurrency_limit`` keeps its due runs waiting (``collision="enqueue"``) or
-        cancels them (``"cancel_new"``). Two claimers never claim the same run."""
+        cancels them (``"cancel_new"``). Two claimers never claim the same run. Runs this
+        claimer claimed before and that are still Pending come first, again: a claim whose
+        answer was lost (the server restarted, say) is not lost with it."""
 
     @abstractmethod
     def create_runs(self, runs: list[ScheduledRun], now: datetime) -> int:

@@ -200,6 +200,15 @@ class SqlDeployments(Deployments):
                             flow_runs.c.scheduled_time >= now - grace)))
                 .order_by(flow_runs.c.scheduled_time, flow_runs.c.id)
             ).all()  # fmt: skip
+            mine = flow_runs.c.hostname == claimer.hostname, flow_runs.c.pid == claimer.pid
+            claimed_before = [
+                ClaimedRun(run.id, run.name, served[run.deployment_id].name)
+                for run in connection.execute(
+                    sa.select(flow_runs.c.id, flow_runs.c.name, flow_runs.c.deployment_id)
+                    .where(ours, flow_runs.c.state_type == "Pending", *mine)
+                    .order_by(flow_runs.c.scheduled_time, flow_runs.c.id)
+                ) if run.deployment_id in served
+            ]  # fmt: skip
             claimed: builtins.list[ClaimedRun] = []
             for run in due:
                 if len(claimed) == limit:
@@ -226,7 +235,7 @@ class SqlDeployments(Deployments):
                 hostname=claimer.hostname, pid=claimer.pid, process_started=claimer.started,
                 heartbeat=now,
             ))  # fmt: skip
-        return [run for run in claimed if run.id in moved]  # not moved meanwhile by another
+        return claimed_before + [run for run in claimed if run.id in moved]  # not moved by another
 
     def create_runs(self, runs: builtins.list[ScheduledRun], now: datetime) -> int:
         if not runs:

@@ -98,9 +98,13 @@ class ServingProcess:
             self.scheduler.tick(now)
         self.reap()
         room = 1_000 if self.limit is None else self.limit - len(self.children)
-        claimed = self.client.claim_deployment_runs(
-            [record.id for record in self.records], now, self.grace, room, self.identity
-        )
+        claimed = [
+            run
+            for run in self.client.claim_deployment_runs(
+                [record.id for record in self.records], now, self.grace, room, self.identity
+            )
+            if run.id not in self.children  # claimed before, and started: it is not Pending long
+        ]
         for run in claimed:
             self._start(run)
         return claimed

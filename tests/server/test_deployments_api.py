@@ -136,7 +136,10 @@ def test_serving_processes_claim_each_due_run_once_by_the_servers_clock(served):
     claimed = client.claim_deployment_runs([record.id], far_future, GRACE, 10, me)
 
     assert len(claimed) == 1
-    assert client.claim_deployment_runs([record.id], far_future, GRACE, 10, me) == []
+    other = ProcessIdentity("another-host", 4242, None)
+    assert client.claim_deployment_runs([record.id], far_future, GRACE, 10, other) == []
+    again = client.claim_deployment_runs([record.id], far_future, GRACE, 10, me)
+    assert again == claimed, "a claim whose answer was lost is delivered again, to its claimer"
     states = sorted(run.state.value for run in client.read_flow_runs())
     assert states == ["Cancelled", "Pending", "Scheduled"], "the second cancelled, one not due"
     assert re.search(r"\(([0-9a-f-]{36})\)", later)[1] not in {run.id for run in claimed}

@@ -23,6 +23,7 @@ from plait.workers.serving import ServingProcess
 T0 = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)  # on the hour: an hourly schedule fires at it
 GRACE = timedelta(seconds=60)
 TESTS = Path(__file__).parents[1]
+OTHER = ProcessIdentity("another-host", 4242, None)  # a serving process elsewhere
 
 
 @pytest.fixture(autouse=True)
@@ -50,6 +51,7 @@ def test_a_due_run_is_claimed_once_and_runs_in_its_own_process(store):
     )
     serving = ServingProcess([deployment], client=client)
     other = ServingProcess([deployment], client=client)
+    other.identity = OTHER  # as another serving process is
 
     started = serving.tick(T0)
     assert [run.deployment_name for run in started] == ["hourly"]
@@ -111,7 +113,7 @@ def test_a_deployment_at_its_concurrency_limit_holds_back_or_cancels_new_runs(
         )
     else:  # it waits: once the first run has finished it is claimed
         assert client.claim_deployment_runs([record.id], T0 + timedelta(seconds=6), GRACE, 10,
-                                            me) == []  # fmt: skip
+                                            OTHER) == []  # fmt: skip
         client.set_flow_run_state(first, StateType.CANCELLED, "done with it")
         again = client.claim_deployment_runs([record.id], T0 + timedelta(seconds=9), GRACE, 10, me)
         assert [run.id for run in again] == [later]
@@ -173,6 +175,19 @@ def test_pausing_deletes_late_and_scheduled_runs_of_the_schedules(store):
         [record.id], T0 + timedelta(hours=3), GRACE, 10, ProcessIdentity.current()
     )
     assert due == []
+
+
+def test_runs_claimed_before_are_delivered_again_only_to_their_claimer(store):
+    client = store.client
+    record = client.save_deployment(greet.to_deployment("greet"))
+    run_id = _ask(client, "greet", T0, day="2026-12-01")
+    me = ProcessIdentity.current()
+    first = client.claim_deployment_runs([record.id], T0, GRACE, 10, me)  # its answer "lost"
+
+    assert client.claim_deployment_runs([record.id], T0, GRACE, 10, OTHER) == []
+    assert client.claim_deployment_runs([record.id], T0, GRACE, 10, me) == first
+    assert [run.id for run in first] == [run_id]
+    assert client.read_flow_run(run_id).state is StateType.PENDING
 
 
 def test_a_claimed_run_cancelled_before_its_process_starts_it_is_not_run(store):
