@@ -29,7 +29,7 @@ from typing import Any
 from plait.backend.deployments import ClaimedRun
 from plait.client import Client, get_client
 from plait.deployments import Deployment
-from plait.exceptions import PlaitError
+from plait.exceptions import InvalidOptionError, PlaitError
 from plait.journal.process import ProcessIdentity
 from plait.logs import setup_logging
 from plait.scheduler.service import SchedulerService
@@ -52,10 +52,15 @@ class ServingProcess:
         settings: Settings | None = None,
     ) -> None:
         if not deployments:
-            raise PlaitError("plait.serve() needs at least one deployment (flow.to_deployment).")
+            raise InvalidOptionError(
+                "plait.serve() needs at least one deployment: pass flow.to_deployment(...)."
+            )
         if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)
                                   or limit < 1):  # fmt: skip
-            raise PlaitError(f"serve: limit must be a whole number of at least 1; got {limit!r}.")
+            raise InvalidOptionError(
+                f"plait.serve(): limit must be a whole number of at least 1, or None for no "
+                f"limit; got {limit!r}."
+            )
         self.settings = settings or load_settings()
         self.client = client or get_client()
         self.records = [self.client.save_deployment(deployment) for deployment in deployments]
@@ -103,7 +108,7 @@ class ServingProcess:
             for run in self.client.claim_deployment_runs(
                 [record.id for record in self.records], now, self.grace, room, self.identity
             )
-            if run.id not in self.children  # claimed before, and started: it is not Pending long
+            if run.id not in self.children  # handed again, but started already
         ]
         for run in claimed:
             self._start(run)

@@ -12,6 +12,7 @@ import pytest
 from fixtures.deployed_flows import flaky, greet, hold
 
 from plait.engine.retry import retry_flow_run
+from plait.exceptions import InvalidOptionError
 from plait.journal.process import ProcessIdentity
 from plait.scheduler import requested_run
 from plait.scheduler.service import SchedulerService
@@ -217,3 +218,13 @@ def test_a_failed_deployment_run_is_retried_with_its_parameters(store, tmp_path)
     run = client.read_flow_run(run_id)
     assert (run.state, run.run_count) == (StateType.COMPLETED, 2)
     assert run.parameters == {"marker": str(tmp_path / "marker")}
+
+
+@pytest.mark.parametrize(
+    ("deployments", "limit", "message"),
+    [((), None, "needs at least one deployment"), (None, 0, "limit must be a whole number")],
+)
+def test_bad_serve_arguments_are_refused_by_name(store, deployments, limit, message):
+    given = [greet.to_deployment("greet")] if deployments is None else deployments
+    with pytest.raises(InvalidOptionError, match=message):
+        ServingProcess(given, limit=limit, client=store.client)
