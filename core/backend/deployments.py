@@ -130,8 +130,9 @@ class Deployments(ABC):
 
     @abstractmethod
     def scheduled_ahead(self, now: datetime) -> dict[str, tuple[int, datetime]]:
-        """For each deployment with Scheduled runs due at or after ``now``: how many, and
-        when the last is due (what a scheduler pass need not create again)."""
+        """For each deployment with Scheduled runs its schedules made due at or after
+        ``now``: how many, and when the last is due (what a scheduler pass need not create
+        again). Runs asked for by hand are not counted: they take no schedule's place."""
 
     @abstractmethod
     def mark_late(self, now: datetime, grace: timedelta) -> LateMarking:

@@ -22,7 +22,7 @@ import httpx
 from plait.journal.events import Event
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch, Failure, ShippingRecorder
-from plait.journal.spool import Segment, Spool, dumps, event_fields
+from plait.journal.spool import Segment, Spool, dumps
 from plait.state_rules import Ruling
 
 if TYPE_CHECKING:
@@ -56,8 +56,7 @@ def destination(api_url: str) -> str:
 
 def batch_body(batch: Batch, process: ProcessIdentity) -> bytes:
     """``POST /api/events``'s body for ``batch``."""
-    events = [event_fields(event) for event in batch.events]
-    body = {"batch": batch.id, "process": dataclasses.asdict(process), "events": events}
+    body = {"batch": batch.id, "process": dataclasses.asdict(process), "events": batch.events}
     return dumps(body).encode()
 
 

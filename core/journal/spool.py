@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import dataclasses
 import fcntl
+import functools
 import json
 import logging
+import operator
 import os
 import threading
 import time
@@ -29,22 +31,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from plait.journal.events import EVENT_TYPES, Event
+
+if TYPE_CHECKING:
+    from pydantic_core import CoreSchema, SchemaSerializer
 
 logger = logging.getLogger("plait.journal")
 
 _lock = threading.Lock()
-_FIELD_NAMES = {cls: [f.name for f in dataclasses.fields(cls)] for cls in EVENT_TYPES.values()}
 _TUPLE_FIELDS = ("upstream", "tags", "on_crashed")
 
 
 def event_fields(event: Event) -> dict[str, Any]:
-    """An event as data for JSON: its type and its fields (write it with ``default=_plain``).
-    Field values are already JSON-safe (the journal's snapshots), so nothing is copied."""
-    fields = {name: getattr(event, name) for name in _FIELD_NAMES[type(event)]}
-    return {"event": type(event).__name__, **fields}
+    """An event as data for JSON: its fields and, under ``event``, its kind."""
+    return _encoders()[0].to_python(event, mode="json", by_alias=True, fallback=_plain)
 
 
 def event_from_fields(fields: dict[str, Any]) -> Event:
@@ -64,15 +66,42 @@ def _plain(value: Any) -> str:
 
 
 def dumps(data: Any) -> str:
-    """``data`` holding events' fields (``event_fields``) as compact JSON, by pydantic-core
-    (in Rust: a batch of thousands of events is encoded three times faster than by
-    ``json``; imported on first use, so ``import plait`` stays light)."""
-    from pydantic_core import to_json
-
-    return to_json(data, fallback=_plain).decode()
+    """``data``, which may hold events, as compact JSON (``event_fields``' form), by
+    pydantic-core: in Rust, and without building dicts first, a batch of thousands of events
+    is encoded twice as fast as from ``event_fields`` and six times as fast as by ``json``."""
+    return _encoders()[1].to_json(data, by_alias=True, fallback=_plain).decode()
 
 
-def _line(data: dict[str, Any]) -> str:
+@functools.cache
+def _encoders() -> tuple[SchemaSerializer, SchemaSerializer]:
+    """Serializers of one event, and of any data holding events (imported on first use, so
+    ``import plait`` stays light)."""
+    from pydantic_core import SchemaSerializer
+    from pydantic_core import core_schema as cs
+
+    kind_name = cs.plain_serializer_function_ser_schema(operator.attrgetter("__name__"))
+    kind = cs.computed_field("__class__", cs.any_schema(serialization=kind_name), alias="event")
+
+    def event_schema(cls: type) -> CoreSchema:
+        names = [field.name for field in dataclasses.fields(cls)]
+        fields = [cs.dataclass_field(name, cs.any_schema()) for name in names]
+        arguments = cs.dataclass_args_schema(cls.__name__, fields, computed_fields=[kind])
+        return cs.dataclass_schema(cls, arguments, names, slots=True)
+
+    event = cs.union_schema([event_schema(cls) for cls in EVENT_TYPES.values()])
+    data = cs.definitions_schema(
+        cs.definition_reference_schema("data"),
+        [cs.union_schema([
+            event,
+            cs.list_schema(cs.definition_reference_schema("data")),
+            cs.dict_schema(cs.any_schema(), cs.definition_reference_schema("data")),
+            cs.any_schema(),
+        ], ref="data")],
+    )  # fmt: skip
+    return SchemaSerializer(event), SchemaSerializer(data)
+
+
+def _line(data: Any) -> str:
     return dumps(data) + "\n"
 
 
@@ -108,7 +137,7 @@ class Segment:
         return self.header["segment"]
 
     def append(self, events: list[Event]) -> None:
-        self._file.write("".join(_line(event_fields(event)) for event in events))
+        self._file.write("".join(map(_line, events)))
         self.count += len(events)
 
     def flush(self) -> None:

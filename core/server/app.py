@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -54,6 +55,7 @@ async def _services(app: FastAPI) -> AsyncIterator[None]:
 
         scheduler = SchedulerService(Client(backend.run_queries(), backend), backend.settings)
         scheduler.start(backend.settings.scheduler_interval_seconds)
+    gc.freeze()  # what the app holds leaves the collector's rounds: none walks it mid-request
     try:
         yield
     finally:

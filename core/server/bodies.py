@@ -47,3 +47,20 @@ Storable = Annotated[Any, AfterValidator(storable)]
 """Any JSON value the store can hold."""
 Text = Annotated[str, AfterValidator(storable)]
 """A string the store can hold."""
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """OpenAPI's ``requestBody`` of ``model``, for a route that reads and checks its body
+    itself (``openapi_extra``); the model's own definitions are written in place, as the
+    document's ``components`` do not hold them."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def inlined(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return inlined(definitions[node["$ref"].rsplit("/", 1)[1]])
+            return {key: inlined(value) for key, value in node.items()}
+        return [inlined(item) for item in node] if isinstance(node, list) else node
+
+    return {"required": True, "content": {"application/json": {"schema": inlined(schema)}}}

@@ -35,6 +35,7 @@ from plait.exceptions import (
 from plait.schedules import ScheduleError
 
 logger = logging.getLogger("plait.server")
+NOT_JSON = "There was an error parsing the body"  # what FastAPI says of a body not JSON
 
 _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (RunNotFoundError, 404),
@@ -107,7 +108,7 @@ async def _invalid(_request: Request, exc: RequestValidationError) -> JSONRespon
 
 
 async def _http(_request: Request, exc: HTTPException) -> JSONResponse:
-    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+    if exc.status_code == 400 and exc.detail == NOT_JSON:
         return problem(400, "The request body is not JSON (or not UTF-8): send a JSON object.",
                        [{"field": "body", "problem": "not JSON"}])  # fmt: skip
     answer = problem(exc.status_code, str(exc.detail))

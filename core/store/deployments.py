@@ -125,6 +125,7 @@ class SqlDeployments(Deployments):
                 sa.select(flow_runs.c.deployment_id, sa.func.count(),
                           sa.func.max(flow_runs.c.scheduled_time))
                 .where(flow_runs.c.deployment_id.is_not(None),
+                       flow_runs.c.idempotency_key.is_not(None),  # made by a schedule
                        flow_runs.c.state_type == "Scheduled",
                        flow_runs.c.scheduled_time >= now)
                 .group_by(flow_runs.c.deployment_id)

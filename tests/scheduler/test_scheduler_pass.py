@@ -17,7 +17,7 @@ from plait import flow
 from plait.cli import app
 from plait.client import get_client
 from plait.exceptions import DeploymentNotFoundError
-from plait.scheduler import schedule_deployments
+from plait.scheduler import requested_run, schedule_deployments
 from plait.scheduler.service import SchedulerService
 from plait.schedules import Cron, Interval
 from plait.settings import load_settings
@@ -99,6 +99,16 @@ def test_passes_create_each_run_once(store):
     assert schedule_deployments(client, NOW + timedelta(days=1), 100, WEEK) == 1
     client.save_deployment(nightly.to_deployment("daily", cron="0 2 * * *", tags=["etl"]))
     assert schedule_deployments(client, NOW, 100, WEEK) == 0, "saved again, same schedule"
+    assert len(_runs(client)) == 8
+
+
+def test_a_run_asked_for_by_hand_takes_no_scheduled_runs_place(store):
+    client = store.client
+    record = client.save_deployment(nightly.to_deployment("daily", cron="0 2 * * *"))
+    client.create_scheduled_runs([requested_run(record, {}, NOW + timedelta(days=3))], NOW)
+
+    assert schedule_deployments(client, NOW, 100, WEEK) == 7, "the days before it too"
+    assert schedule_deployments(client, NOW, 100, WEEK) == 0
     assert len(_runs(client)) == 8
 
 

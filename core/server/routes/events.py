@@ -8,30 +8,99 @@ saved; a batch with one bad event saves nothing and answers 422 naming it.
 
 from __future__ import annotations
 
-from datetime import datetime
+import copy
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    Field,
+    GetPydanticSchema,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
+from pydantic_core import CoreSchema, ErrorDetails
+from pydantic_core import core_schema as cs
+from starlette.concurrency import run_in_threadpool
 
-from plait.journal.events import EVENT_TYPES, Event, StateChanged
+from plait.backend import Backend
+from plait.journal.events import EVENT_TYPES, Event
 from plait.journal.http import MAX_BATCH_EVENTS
 from plait.journal.process import ProcessIdentity
 from plait.journal.shipping import Batch
-from plait.runs import ARTIFACT_TYPES, ArtifactRecord
-from plait.server.bodies import Body, Text
+from plait.runs import ARTIFACT_TYPES
+from plait.server.bodies import Body, Text, request_body
+from plait.server.errors import NOT_JSON
 from plait.state_rules import Ruling
 from plait.states import StateType
 
 router = APIRouter(prefix="/events", tags=["events"])
 
-_ADAPTERS = {name: TypeAdapter(list[kind]) for name, kind in EVENT_TYPES.items()}  # a kind at once
-_FIELDS = {name: set(kind.__dataclass_fields__) for name, kind in EVENT_TYPES.items()}
-_STATES = {state.value for state in StateType}
 _ID_FIELDS = ("id", "run_id", "flow_run_id", "task_run_id", "parent_task_run_id", "map_id")
 ID_LIMIT = 36  # run ids (and artifact ids) are UUID strings
+
+
+_WORDS = {  # pydantic's words where the API says more; {kind} is the event's kind
+    "unexpected_keyword_argument": "is not a field of {kind}",
+    "string_too_long": "must be at most {limit} characters (an id)",  # only ids have a limit
+    "timezone_aware": "needs a UTC offset, e.g. 2026-01-01T00:00:00Z",
+}
+
+
+def _worded(schema: CoreSchema, words: str) -> CoreSchema:
+    """``schema``, refusing what it refuses in these words."""
+    return cs.custom_error_schema(schema, "refused", custom_error_message=words)
+
+
+def _one_of(choices: list[str]) -> CoreSchema:
+    return _worded(cs.literal_schema(choices), f"must be one of {', '.join(choices)}")
+
+
+_TIGHTER: dict[tuple[str, str], CoreSchema] = {  # fields checked beyond their type hints
+    ("StateChanged", "state"): _one_of(sorted(state.value for state in StateType)),
+    ("ArtifactRecord", "type"): _one_of(sorted(ARTIFACT_TYPES)),
+    ("LogRecord", "id"): cs.with_default_schema(
+        _worded(cs.none_schema(), "is given by the server; leave it out"), default=None
+    ),
+}
+
+
+def _event_schema(name: str, kind: type) -> CoreSchema:
+    """``kind``'s own pydantic schema, with what its type hints do not say: ids are UUIDs,
+    times say their offset, no other fields, and the ``event`` field naming the kind."""
+    schema = copy.deepcopy(TypeAdapter(kind).core_schema)
+    arguments = schema["schema"]
+    arguments["extra_behavior"] = "forbid"
+    for field in arguments["fields"]:
+        inner = field["schema"]
+        while inner["type"] in ("default", "nullable"):
+            inner = inner["schema"]
+        if (name, field["name"]) in _TIGHTER:
+            field["schema"] = _TIGHTER[name, field["name"]]
+        elif field["name"] in _ID_FIELDS and inner["type"] == "str":
+            inner["max_length"] = ID_LIMIT
+        elif inner["type"] == "datetime":
+            inner["tz_constraint"] = "aware"
+    tag = cs.dataclass_field("event", cs.literal_schema([name]), init_only=True)
+    arguments["fields"].append(tag)  # checked, then dropped: not a field of the event
+    return schema
+
+
+_EVENT = cs.tagged_union_schema(
+    {name: _event_schema(name, kind) for name, kind in EVENT_TYPES.items()},
+    discriminator="event",
+)
+
+
+JournalEvent = Annotated[
+    Event,
+    GetPydanticSchema(lambda _type, _handler: _EVENT),
+    WithJsonSchema({"type": "object"}),
+]
+"""An event of the journal, as ``plait.journal.spool.event_fields`` writes it."""
 
 
 class Process(Body):
@@ -53,7 +122,7 @@ class EventBatch(Body):
     )
     process: Process
     events: Annotated[
-        list[Annotated[Any, WithJsonSchema({"type": "object"})]],  # each checked in _events
+        list[JournalEvent],
         Field(
             max_length=MAX_BATCH_EVENTS,
             description=(
@@ -82,86 +151,49 @@ class Ingested(BaseModel):
     )
 
 
-@router.post("")
-def ingest(request: Request, body: EventBatch) -> Ingested:
+@router.post("", openapi_extra={"requestBody": request_body(EventBatch)})
+async def ingest(request: Request) -> Ingested:
     """Save a batch of journal events, once (checked and saved in a worker thread, so a
     big batch never holds up the server's other requests)."""
-    events = _events(body.events)
-    process = body.process.identity()
-    batch = Batch(str(body.batch), events)
+    return await run_in_threadpool(_ingest, request.app.state.backend, await request.body())
+
+
+def _ingest(backend: Backend, content: bytes) -> Ingested:
+    body = _batch(content)
+    batch = Batch(str(body.batch), body.events)
     rulings: list[tuple[str, Ruling]] = []
-    saved = request.app.state.backend.ingest(batch, process, rulings)
+    saved = backend.ingest(batch, body.process.identity(), rulings)
     return Ingested(
-        batch=body.batch, events=len(events), duplicate=not saved,
+        batch=body.batch, events=len(body.events), duplicate=not saved,
         rulings=[RulingAnswer(**ruling.to_json(run_id)) for run_id, ruling in rulings],
     )  # fmt: skip
 
 
-def _events(batch: list[Any]) -> list[Event]:
-    """The events ``batch`` describes, in order, or a 422 naming the first bad one and its
-    field. Events of one kind are validated together (one pydantic call per kind, not per
-    event): a batch holds thousands."""
-    by_kind: dict[str, tuple[list[int], list[dict[str, Any]]]] = {}
-    for position, fields in enumerate(batch):
-        name, values = _fields(position, fields)
-        positions, kind_values = by_kind.setdefault(name, ([], []))
-        positions.append(position)
-        kind_values.append(values)
-    events: list[Any] = [None] * len(batch)
-    for name, (positions, kind_values) in by_kind.items():
-        try:
-            validated = _ADAPTERS[name].validate_python(kind_values)
-        except ValidationError as exc:
-            errors = [
-                {**error, "loc": _location(positions[error["loc"][0]], *error["loc"][1:])}
-                for error in exc.errors()
-            ]
-            raise RequestValidationError(sorted(errors, key=lambda e: e["loc"][2])) from None
-        for position, event in zip(positions, validated, strict=True):
-            _check(position, event)
-            events[position] = event
-    return events
+def _batch(content: bytes) -> EventBatch:
+    """The batch ``content`` holds, or a 422 naming every bad field. The JSON is parsed
+    and checked in one pydantic call (a batch holds thousands of events), not first parsed
+    by ``json`` as FastAPI parses a body."""
+    try:
+        return EventBatch.model_validate_json(content)
+    except ValidationError as exc:
+        errors = exc.errors()
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise HTTPException(400, NOT_JSON) from None
+        raise RequestValidationError([_problem(error) for error in errors]) from None
 
 
-def _fields(position: int, fields: Any) -> tuple[str, dict[str, Any]]:
-    """An event's kind and its fields, if it names a kind and only that kind's fields."""
-    if not isinstance(fields, dict):
-        raise _invalid(position, None, "must be an object with an 'event' field")
-    name = fields.get("event")
-    if name not in EVENT_TYPES:
-        known = ", ".join(EVENT_TYPES)
-        raise _invalid(position, "event", f"must be one of {known}; got {name!r}")
-    values = dict(fields)
-    del values["event"]
-    if not _FIELDS[name].issuperset(values):
-        unknown = sorted(values.keys() - _FIELDS[name])
-        raise _invalid(position, unknown[0], f"is not a field of {name}")
-    if name == "LogRecord" and values.get("id") is not None:
-        raise _invalid(position, "id", "is given by the server; leave it out")
-    return name, values
-
-
-def _check(position: int, event: Event) -> None:
-    """What the event types do not say: ids are UUIDs, states are states, artifact types
-    are known, times say their offset."""
-    for field in _ID_FIELDS:
-        value = getattr(event, field, None)
-        if value is not None and len(value) > ID_LIMIT:
-            raise _invalid(position, field, f"must be at most {ID_LIMIT} characters (an id)")
-    if type(event) is StateChanged and event.state not in _STATES:
-        raise _invalid(position, "state", f"must be one of {', '.join(sorted(_STATES))}")
-    if type(event) is ArtifactRecord and event.type not in ARTIFACT_TYPES:
-        raise _invalid(position, "type", f"must be one of {', '.join(sorted(ARTIFACT_TYPES))}")
-    timestamp: datetime = event.timestamp
-    if timestamp.utcoffset() is None:
-        raise _invalid(position, "timestamp", "needs a UTC offset, e.g. 2026-01-01T00:00:00Z")
-
-
-def _location(position: int, *field: Any) -> tuple[Any, ...]:
-    return ("body", "events", position, *field)
-
-
-def _invalid(position: int, field: str | None, problem: str) -> RequestValidationError:
-    where = _location(position) if field is None else _location(position, field)
-    error = {"loc": where, "msg": problem, "type": "value_error"}
-    return RequestValidationError([error])
+def _problem(error: ErrorDetails) -> dict[str, Any]:
+    """A pydantic error, located and worded as the API words it."""
+    if error["loc"][:1] != ("events",) or len(error["loc"]) < 2:
+        return {**error, "loc": ("body", *error["loc"])}
+    _, position, *where = error["loc"]
+    if where:  # (kind, field, ...): a field of an event of that kind
+        kind, *field = where
+        worded = _WORDS.get(error["type"])
+        words = worded.format(kind=kind, limit=ID_LIMIT) if worded else error["msg"]
+    elif error["type"].startswith("union_tag"):  # no kind, or not one we know
+        got = error.get("ctx", {}).get("tag")
+        field, words = ["event"], f"must be one of {', '.join(EVENT_TYPES)}; got {got!r}"
+    else:
+        field, words = [], "must be an object with an 'event' field"
+    return {"loc": ("body", "events", position, *field), "msg": words, "type": "value_error"}
