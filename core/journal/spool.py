@@ -69,7 +69,9 @@ def dumps(data: Any) -> str:
     """``data``, which may hold events, as compact JSON (``event_fields``' form), by
     pydantic-core: in Rust, and without building dicts first, a batch of thousands of events
     is encoded twice as fast as from ``event_fields`` and six times as fast as by ``json``."""
-    return _encoders()[1].to_json(data, by_alias=True, fallback=_plain).decode()
+    return (
+        _encoders()[1].to_json(data, by_alias=True, exclude_defaults=True, fallback=_plain).decode()
+    )
 
 
 @functools.cache
@@ -83,8 +85,10 @@ def _encoders() -> tuple[SchemaSerializer, SchemaSerializer]:
     kind = cs.computed_field("__class__", cs.any_schema(serialization=kind_name), alias="event")
 
     def event_schema(cls: type) -> CoreSchema:
-        names = [field.name for field in dataclasses.fields(cls)]
-        fields = [cs.dataclass_field(name, cs.any_schema()) for name in names]
+        fields = [
+            cs.dataclass_field(field.name, _defaulted(field)) for field in dataclasses.fields(cls)
+        ]
+        names = [field["name"] for field in fields]
         arguments = cs.dataclass_args_schema(cls.__name__, fields, computed_fields=[kind])
         return cs.dataclass_schema(cls, arguments, names, slots=True)
 
@@ -99,6 +103,15 @@ def _encoders() -> tuple[SchemaSerializer, SchemaSerializer]:
         ], ref="data")],
     )  # fmt: skip
     return SchemaSerializer(event), SchemaSerializer(data)
+
+
+def _defaulted(field: dataclasses.Field) -> CoreSchema:
+    """A field's serializer schema, knowing its default (which ``dumps`` leaves out)."""
+    from pydantic_core import core_schema as cs
+
+    if field.default is dataclasses.MISSING:
+        return cs.any_schema()
+    return cs.with_default_schema(cs.any_schema(), default=field.default)
 
 
 def _line(data: Any) -> str:
