@@ -11,7 +11,7 @@ def pipeline(n: int) -> int:
     return sum(f.result() for f in double.map(range(n)))
 """
 
-from plait.context import get_run_context
+from plait.context import get_run_context, tags
 from plait.engine.limits import concurrency
 from plait.engine.mapping import unmapped
 from plait.engine.observed import ObservedTaskRun
@@ -111,6 +111,7 @@ __all__ = [
     "hookimpl",
     "retry_when",
     "serve",
+    "tags",
     "task",
     "unmapped",
     "wait",

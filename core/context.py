@@ -7,11 +7,13 @@ into ``asyncio`` tasks, and not into unrelated threads.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from plait.exceptions import MissingContextError
+from plait.exceptions import InvalidOptionError, MissingContextError
 
 if TYPE_CHECKING:
     from plait.engine.runs import FlowRun, TaskRun
@@ -64,6 +66,37 @@ class TaskRunContext:
 
 flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("plait_flow_run", default=None)
 task_run_var: ContextVar[TaskRunContext | None] = ContextVar("plait_task_run", default=None)
+
+
+tags_var: ContextVar[tuple[str, ...]] = ContextVar("plait_tags", default=())
+
+
+@contextmanager
+def tags(*names: str) -> Iterator[set[str]]:
+    """Add ``names`` to the tags of every flow run and task run created inside the block,
+    called or submitted, on top of their decorators' tags; blocks nest, adding up. Yields
+    the tags now in effect, as Prefect's ``tags`` does."""
+    for name in names:
+        if not isinstance(name, str) or not name:
+            raise InvalidOptionError(
+                f'tags(): each tag must be a non-empty string, such as tags("etl", '
+                f'"nightly"); got {name!r}.'
+            )
+    current = tags_var.get()
+    token = tags_var.set(current + tuple(n for n in dict.fromkeys(names) if n not in current))
+    try:
+        yield set(tags_var.get())
+    finally:
+        tags_var.reset(token)
+
+
+def run_tags(own: tuple[str, ...]) -> tuple[str, ...]:
+    """A new run's tags: its decorator's (``own``), then those of the ``tags`` blocks around
+    its creation."""
+    added = tags_var.get()
+    if not added:
+        return own
+    return own + tuple(name for name in added if name not in own)
 
 
 def current_context() -> TaskRunContext | FlowRunContext | None:

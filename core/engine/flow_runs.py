@@ -22,7 +22,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plait import journal
-from plait.context import FlowRunContext, flow_run_var, task_run_var
+from plait.context import FlowRunContext, flow_run_var, run_tags, task_run_var
 from plait.engine.dependencies import collect_upstream, state_of, substitute
 from plait.engine.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.engine.persistence import plan_flow
@@ -92,7 +92,7 @@ def _prepare(
         name=name,
         parameters=parameters,
         state=Pending(),
-        tags=flow.tags,
+        tags=run_tags(flow.tags),
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
         on_crashed=tuple(getattr(hook, "__qualname__", repr(hook)) for hook in flow.on_crashed),

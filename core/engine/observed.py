@@ -21,7 +21,7 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from plait.context import FlowRunContext, TaskRunContext, current_context
+from plait.context import FlowRunContext, TaskRunContext, current_context, run_tags
 from plait.engine.runs import TaskRun
 from plait.exceptions import MissingContextError, PlaitError
 from plait.futures import PlaitFuture
@@ -68,7 +68,7 @@ class ObservedTaskRun:
             flow_run_id=flow_run_id,
             parent_task_run_id=parent_task_run_id,
             upstream=tuple(item.task_run.id for item in upstream),
-            tags=tuple(tags),
+            tags=run_tags(tuple(tags)),
         )
         self.logger: logging.LoggerAdapter[Any] = run_logger(self.task_run, flow_run_name)
 

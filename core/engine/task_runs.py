@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from plait.context import TaskRunContext, flow_run_var, task_run_var
+from plait.context import TaskRunContext, flow_run_var, run_tags, task_run_var
 from plait.engine.dependencies import collect_upstream, substitute, upstream_failure
 from plait.engine.lifecycle import (
     attempt,
@@ -65,7 +65,7 @@ def create_task_run(
         flow_run_id=flow_run_id,
         parent_task_run_id=task_context.task_run.id if task_context is not None else None,
         upstream=tuple(item.task_run.id for item in upstream if isinstance(item, PlaitFuture)),
-        tags=task.tags,
+        tags=run_tags(task.tags),
         mapped=mapped,
     )
 
