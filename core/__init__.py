@@ -49,7 +49,7 @@ from plait.states import (
     TimedOut,
 )
 from plait.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
-from plait.tasks import Task, retry_when, task
+from plait.tasks import Task, exponential_backoff, retry_when, task
 
 __version__ = "0.1.0"
 
@@ -105,6 +105,7 @@ __all__ = [
     "__version__",
     "as_completed",
     "concurrency",
+    "exponential_backoff",
     "flow",
     "get_run_context",
     "get_run_logger",

@@ -10,7 +10,7 @@ from plait import caching
 from plait.engine import mapping, submission, task_runs
 from plait.engine import options as opt
 from plait.engine.definition import Definition
-from plait.engine.options import retry_when
+from plait.engine.options import exponential_backoff, retry_when
 from plait.exceptions import InvalidOptionError
 from plait.futures import PlaitFuture, PlaitFutureList
 
@@ -101,4 +101,4 @@ def task(fn: Callable[..., Any] | None = None, /, **options: Any) -> Any:
     return Task(fn, **options)
 
 
-__all__ = ["Task", "retry_when", "task"]
+__all__ = ["Task", "exponential_backoff", "retry_when", "task"]

@@ -30,11 +30,27 @@ from plait.results import ResultOptions
 from plait.states import State, StateType
 
 _HOOK_OPTIONS = {
+    "on_running": (StateType.RUNNING,),
     "on_completion": (StateType.COMPLETED, StateType.CACHED),
     "on_failure": (StateType.FAILED, StateType.TIMED_OUT),
     "on_crashed": (StateType.CRASHED,),
     "on_cancellation": (StateType.CANCELLED,),
 }
+
+
+class _HookDecorator:
+    """``@my_task.on_failure`` (and the other hook options): registers the decorated
+    function as that option does, and returns it unchanged."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.option = name
+
+    def __get__(
+        self, definition: Definition | None, owner: type
+    ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+        if definition is None:
+            return self  # type: ignore[return-value]
+        return functools.partial(definition.add_hook, self.option)
 
 
 def _rebuild(cls: type[Definition], fn: Callable[..., Any], options: dict[str, Any]) -> Definition:
@@ -99,12 +115,29 @@ class Definition:
             owner,
         )
         self._hooks: dict[StateType, tuple[Callable[..., Any], ...]] = {}
-        for option, state_types in _HOOK_OPTIONS.items():
-            hooks = opt.check_hooks(options.get(option), option, owner)
-            setattr(self, option, hooks)
-            for state_type in state_types:
-                self._hooks[state_type] = hooks
+        for option in _HOOK_OPTIONS:
+            self._set_hooks(option, opt.check_hooks(options.get(option), option, owner))
         functools.update_wrapper(self, fn)
+
+    on_running = _HookDecorator()
+    on_completion = _HookDecorator()
+    on_failure = _HookDecorator()
+    on_crashed = _HookDecorator()
+    on_cancellation = _HookDecorator()
+
+    def add_hook(self, option: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """Add ``fn`` to the hooks of ``option`` (``"on_failure"``, …); what the decorators
+        ``@my_task.on_failure`` do. Copies (``with_options``) and pickled copies keep it."""
+        owner = f"@{self.kind} {self.name!r}"
+        hooks = getattr(self, f"{option}_hooks") + opt.check_hooks(fn, option, owner)
+        self._options[option] = list(hooks)
+        self._set_hooks(option, hooks)
+        return fn
+
+    def _set_hooks(self, option: str, hooks: tuple[Callable[..., Any], ...]) -> None:
+        setattr(self, f"{option}_hooks", hooks)
+        for state_type in _HOOK_OPTIONS[option]:
+            self._hooks[state_type] = hooks
 
     def with_options(self, **changes: Any) -> Any:
         """A copy with some options changed, e.g. ``my_task.with_options(retries=5)``."""

@@ -95,7 +95,7 @@ def _prepare(
         tags=run_tags(flow.tags),
         parent_flow_run_id=parent_flow_run_id,
         parent_task_run_id=parent_task.task_run.id if parent_task is not None else None,
-        on_crashed=tuple(getattr(hook, "__qualname__", repr(hook)) for hook in flow.on_crashed),
+        on_crashed=tuple(getattr(h, "__qualname__", repr(h)) for h in flow.on_crashed_hooks),
         entrypoint=entrypoint,
         parameters_ref=parameters_ref,
     )

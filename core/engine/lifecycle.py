@@ -83,7 +83,10 @@ def lifecycle(
     (``persist`` returns that state, or a Failed one if the value cannot be persisted)."""
     while True:
         run.run_count += 1
-        run.set_state(Running())
+        running = Running()
+        run.set_state(running)
+        for hook in definition.hooks_for(running):
+            yield Hook(hook, definition, run, running)
         outcome = yield CALL
         assert outcome is not None
         state = _state_from(outcome, definition, run)

@@ -6,6 +6,7 @@ given and what is expected, so a typo fails at import time rather than at 3 a.m.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import string
@@ -172,6 +173,7 @@ class RunOptions(TypedDict, total=False):
     retry_jitter_factor: float | None
     timeout_seconds: float | None
     log_prints: bool | None
+    on_running: list[Callable[..., Any]]
     on_completion: list[Callable[..., Any]]
     on_failure: list[Callable[..., Any]]
     on_crashed: list[Callable[..., Any]]
@@ -216,6 +218,26 @@ def retry_when(
         "retry_jitter_factor": retry_jitter_factor,
         "retry_condition_fn": retry_condition_fn,
     }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class exponential_backoff:  # lower case: it stands for Prefect's function of this name
+    """A ``retry_delay_seconds`` that doubles at each retry: ``backoff_factor`` seconds
+    before the first, twice that before the second, and so on, as Prefect's
+    ``exponential_backoff``: ``@task(retries=3, retry_delay_seconds=exponential_backoff(10))``
+    waits 10, 20 and 40 seconds (``retry_jitter_factor`` spreads them out)."""
+
+    backoff_factor: float
+
+    def __post_init__(self) -> None:
+        if not is_number(self.backoff_factor) or self.backoff_factor < 0:
+            raise _fail(
+                "exponential_backoff()", "backoff_factor", "a number of seconds >= 0",
+                self.backoff_factor,
+            )  # fmt: skip
+
+    def __call__(self, retry_number: int) -> float:
+        return self.backoff_factor * 2.0 ** (retry_number - 1)
 
 
 def check_option_names(options: dict[str, Any], allowed: type, owner: str) -> None:

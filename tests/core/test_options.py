@@ -99,7 +99,7 @@ def test_good_options_are_normalised():
     assert t.retries == 2
     assert t.retry_delay_seconds == (1.0, 2.0)
     assert t.tags == ("a",)
-    assert t.on_failure == (print,)
+    assert t.on_failure_hooks == (print,)
     assert flow(task_runner="processes")(noop).task_runner.__class__ is ProcessPoolTaskRunner
     assert (
         flow(task_runner=ThreadPoolTaskRunner)(noop).task_runner.__class__ is ThreadPoolTaskRunner

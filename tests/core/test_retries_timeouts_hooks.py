@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import threading
 import time
 
 import pytest
 
-from plait import RunTimeoutError, flow, get_run_context, task
+from plait import (
+    InvalidOptionError,
+    ProcessPoolTaskRunner,
+    RunTimeoutError,
+    exponential_backoff,
+    flow,
+    get_run_context,
+    get_run_logger,
+    task,
+)
 
 # Retries
 
@@ -57,6 +67,17 @@ def test_retry_delay_callable_receives_the_retry_number(recorder):
     t()
     messages = [s.message for s in recorder.task_runs()[0].states if s.type == "Retrying"]
     assert [m.rsplit("(", 1)[1] for m in messages] == ["retry 1/2 in 0.01s)", "retry 2/2 in 0.02s)"]
+
+
+def test_exponential_backoff_doubles_the_delay_at_each_retry(recorder):
+    t = task(retries=3, retry_delay_seconds=exponential_backoff(backoff_factor=0.01))(
+        flaky_until(4)
+    )
+    assert t() == 4
+    messages = [s.message for s in recorder.task_runs()[0].states if s.type == "Retrying"]
+    assert [m.rsplit(" in ", 1)[1] for m in messages] == ["0.01s)", "0.02s)", "0.04s)"]
+    with pytest.raises(InvalidOptionError, match="backoff_factor must be a number of seconds"):
+        exponential_backoff(backoff_factor=-1)
 
 
 def test_a_retry_delay_callable_returning_nonsense_fails_the_run_clearly():
@@ -387,3 +408,77 @@ def test_async_cancellation_ends_the_task_cancelled_and_propagates():
 
     asyncio.run(main())
     assert cancelled == ["Cancelled"]
+
+
+def test_on_running_fires_each_time_the_run_starts_running():
+    calls = []
+
+    @task(retries=1, on_running=[lambda t, run, s: calls.append((t.name, run.run_count, s.name))])
+    def flaky():
+        if get_run_context().task_run.run_count == 1:
+            raise ConnectionError("first attempt")
+
+    @flow(on_running=[lambda f, run, s: calls.append((f.name, run.run_count, s.name))])
+    def pipeline():
+        flaky()
+
+    pipeline()
+    assert calls == [("pipeline", 1, "Running"), ("flaky", 1, "Running"), ("flaky", 2, "Running")]
+
+
+def test_hooks_registered_by_decorator_fire_and_copies_keep_them(recorder):
+    calls = []
+
+    @task
+    def fails():
+        raise ValueError("boom")
+
+    @fails.on_failure
+    def page(t, run, state):
+        get_run_logger().warning("paging about %s", run.name)
+        calls.append(("page", state.name))
+
+    @fails.on_failure
+    async def page_async(t, run, state):
+        await asyncio.sleep(0)
+        calls.append(("page_async", state.name))
+
+    @flow
+    def pipeline():
+        fails(return_state=True)
+        fails.with_options(name="copy")(return_state=True)
+
+    @pipeline.on_completion
+    def done(f, run, state):
+        calls.append(("done", state.name))
+
+    assert page.__name__ == "page", "the decorator returns the hook unchanged"
+    pipeline()
+    assert calls == [("page", "Failed"), ("page_async", "Failed")] * 2 + [("done", "Completed")]
+    task_run_ids = {run.id: run.name for run in recorder.task_runs()}
+    warnings = [log for log in recorder.logs() if log.message.startswith("paging")]
+    assert [task_run_ids[log.task_run_id] for log in warnings] == ["fails-0", "copy-0"]
+    assert [log.message for log in warnings] == ["paging about fails-0", "paging about copy-0"]
+
+
+def _touch_on_completion(t, run, state):
+    with open(os.environ["HOOK_MARKER"], "a") as marker:
+        marker.write(f"{run.name} {state.name}\n")
+
+
+def test_decorator_registered_hooks_travel_to_worker_processes(tmp_path, monkeypatch):
+    marker = tmp_path / "marker"
+    monkeypatch.setenv("HOOK_MARKER", str(marker))
+
+    @task
+    def double(x):
+        return 2 * x
+
+    double.on_completion(_touch_on_completion)
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def pipeline():
+        return double.submit(21).result()
+
+    assert pipeline() == 42
+    assert marker.read_text() == "double-0 Completed\n"
