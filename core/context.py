@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from plait.exceptions import InvalidOptionError, MissingContextError
 
@@ -43,6 +43,12 @@ class FlowRunContext:
     def run(self) -> FlowRun:
         return self.flow_run
 
+    @classmethod
+    def get(cls) -> FlowRunContext | None:
+        """The flow run in progress (also inside its tasks), or None, as Prefect's
+        ``FlowRunContext.get()``."""
+        return flow_run_var.get()
+
     def next_task_run_name(self, task_name: str) -> str:
         """``transform-0``, ``transform-1``, … numbered per task within this flow run."""
         counter = self._task_counters.get(task_name)
@@ -53,19 +59,36 @@ class FlowRunContext:
 
 @dataclass(slots=True, eq=False)
 class TaskRunContext:
-    """A task run in progress."""
+    """A task run in progress, with the arguments it was called with."""
 
     task: Task
     task_run: TaskRun
+    args: tuple
+    kwargs: dict
     log_prints: bool
 
     @property
     def run(self) -> TaskRun:
         return self.task_run
 
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """The arguments by parameter name, defaults included."""
+        bound = self.task.bind(self.args, self.kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    @classmethod
+    def get(cls) -> TaskRunContext | None:
+        """The task run in progress, or None, as Prefect's ``TaskRunContext.get()``."""
+        return task_run_var.get()
+
 
 flow_run_var: ContextVar[FlowRunContext | None] = ContextVar("plait_flow_run", default=None)
 task_run_var: ContextVar[TaskRunContext | None] = ContextVar("plait_task_run", default=None)
+# In a worker process (a process pool, a cluster), the flow run of the task run it runs: a
+# copy sent with it (``FlowRun.for_worker``), for ``plait.runtime``.
+worker_flow_run_var: ContextVar[FlowRun | None] = ContextVar("plait_worker_flow_run", default=None)
 
 
 tags_var: ContextVar[tuple[str, ...]] = ContextVar("plait_tags", default=())

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +27,7 @@ from plait.context import FlowRunContext, flow_run_var, run_tags, task_run_var
 from plait.engine.dependencies import collect_upstream, state_of, substitute
 from plait.engine.lifecycle import attempt, attempt_async, conclude, drive, drive_async, lifecycle
 from plait.engine.persistence import plan_flow
-from plait.engine.runs import FlowRun
+from plait.engine.runs import DeploymentInfo, FlowRun
 from plait.exceptions import InvalidOptionError, ParameterError, TerminationSignal
 from plait.futures import PlaitFuture, wait_all, wait_all_async
 from plait.logs import capture_prints, run_logger, setup_logging
@@ -42,11 +43,14 @@ logger = logging.getLogger("plait.flow_runs")
 
 @dataclass(frozen=True, slots=True)
 class Resumed:
-    """A recorded flow run to run again, as a new attempt (``plait flow-run retry``)."""
+    """A recorded flow run to run again, as a new attempt (``plait flow-run retry``), or a
+    deployment's run to start."""
 
     id: str
     name: str
     run_count: int
+    deployment: DeploymentInfo | None = None
+    scheduled_time: datetime | None = None
 
 
 def _prepare(
@@ -76,6 +80,8 @@ def _prepare(
             tags=flow.tags,
             run_count=resume.run_count,
             state=Pending(),
+            deployment=resume.deployment,
+            scheduled_time=resume.scheduled_time,
         )
         return flow_run, args, kwargs, failure
     parent_flow = flow_run_var.get()

@@ -21,9 +21,11 @@ from typing import Any
 from plait.backend import get_backend
 from plait.caching import SCRIPT_MODULE_PREFIX
 from plait.engine.flow_runs import Resumed, call_flow, call_flow_async
+from plait.engine.runs import DeploymentInfo
 from plait.exceptions import ParameterError
 from plait.flows import Flow
 from plait.results import ResultRef
+from plait.runs import FlowRunRecord
 from plait.states import UNSUCCESSFUL_TYPES, State, StateType
 
 
@@ -52,7 +54,7 @@ def retry_flow_run(flow_run_id: str) -> State:
     parameters: dict[str, Any] = record.parameters  # a deployment's run: JSON, as checked
     if record.parameters_ref is not None:
         parameters = ResultRef.from_json(record.parameters_ref).load()
-    return _run_recorded(record.id, record.name, record.entrypoint, parameters, record.run_count)
+    return _run_recorded(record, record.entrypoint, parameters, record.run_count)
 
 
 def start_flow_run(flow_run_id: str) -> State:
@@ -68,17 +70,26 @@ def start_flow_run(flow_run_id: str) -> State:
             f"Flow run {record.id} ({record.name!r}) is {state}, not Pending as a claimed run "
             "is; it is not started."
         )
-    return _run_recorded(record.id, record.name, record.entrypoint, record.parameters, 0)
+    return _run_recorded(record, record.entrypoint, record.parameters, 0)
 
 
 def _run_recorded(
-    run_id: str, name: str, entrypoint: str, parameters: dict[str, Any], run_count: int
+    record: FlowRunRecord, entrypoint: str, parameters: dict[str, Any], run_count: int
 ) -> State:
     flow = import_flow(entrypoint)
-    resume = Resumed(run_id, name, run_count)
+    deployment = None if record.deployment_id is None else _deployment(record.deployment_id)
+    resume = Resumed(record.id, record.name, run_count, deployment, record.scheduled_time)
     if flow.isasync:
         return asyncio.run(call_flow_async(flow, (), parameters, True, resume))
     return call_flow(flow, (), parameters, True, resume)
+
+
+def _deployment(deployment_id: str) -> DeploymentInfo | None:
+    """The deployment of that id, as its runs see it (None if it was deleted since)."""
+    for saved in get_backend().deployments().list():
+        if saved.id == deployment_id:
+            return DeploymentInfo(saved.id, saved.name, saved.version, saved.parameters)
+    return None
 
 
 def import_flow(entrypoint: str) -> Flow:

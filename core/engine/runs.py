@@ -5,7 +5,7 @@ records."""
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -87,14 +87,33 @@ class Run:
         self.set_state(self.state)
 
 
+@dataclass(frozen=True, slots=True)
+class DeploymentInfo:
+    """The deployment a flow run is a run of, as ``plait.runtime.deployment`` tells it."""
+
+    id: str
+    name: str
+    version: str | None
+    parameters: dict[str, Any]
+
+
 @dataclass(slots=True, eq=False)
 class FlowRun(Run):
-    """One execution of a flow. For a subflow, ``flow_run_id`` is the parent flow run."""
+    """One execution of a flow. For a subflow, ``flow_run_id`` is the parent flow run.
+    A deployment's run knows its deployment and when it was due."""
 
     kind: ClassVar[RunKind] = "flow"
 
     flow_name: str
     parameters: dict[str, Any]
+    deployment: DeploymentInfo | None = field(default=None, kw_only=True)
+    scheduled_time: datetime | None = field(default=None, kw_only=True)
+
+    def for_worker(self) -> FlowRun:
+        """A copy to send with a task run to a worker process, for ``plait.runtime``: its
+        parameters as recorded (JSON-safe), since the user's objects may not travel."""
+        parameters = {key: recordable(value) for key, value in self.parameters.items()}
+        return replace(self, parameters=parameters)
 
     @classmethod
     def create(
@@ -128,9 +147,13 @@ class FlowRun(Run):
     def resume(
         cls, *, run_id: str, name: str, flow_name: str, parameters: dict[str, Any],
         tags: tuple[str, ...], run_count: int, state: State,
+        deployment: DeploymentInfo | None = None, scheduled_time: datetime | None = None,
     ) -> FlowRun:  # fmt: skip
         """A new attempt of a recorded top-level flow run, keeping its id and name."""
-        run = cls(run_id, name, None, None, tags, state, run_count, flow_name, parameters)
+        run = cls(
+            run_id, name, None, None, tags, state, run_count, flow_name, parameters,
+            deployment=deployment, scheduled_time=scheduled_time,
+        )  # fmt: skip
         journal.record(RunResumed(run_id, state.timestamp))
         run.set_state(state)
         return run

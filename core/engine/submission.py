@@ -21,14 +21,14 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from plait import journal
-from plait.context import flow_run_var
+from plait.context import flow_run_var, worker_flow_run_var
 from plait.engine.dependencies import substitute, upstream_failure
 from plait.engine.lifecycle import (
     conclude,
     retry_after_crash,
 )
 from plait.engine.persistence import Plan, plan_task
-from plait.engine.runs import MapSlot, TaskRun
+from plait.engine.runs import FlowRun, MapSlot, TaskRun
 from plait.exceptions import (
     CancelledRunError,
     CrashedRunError,
@@ -178,7 +178,9 @@ def _submit_remote(
     plan: Plan | None,
     keyed: Callable[[State], None] | None,
 ) -> None:
-    remote = RemoteTaskCall(task, future.task_run, args, kwargs, log_prints, plan)
+    flow_context = context.run(flow_run_var.get)
+    flow_run = None if flow_context is None else flow_context.flow_run.for_worker()
+    remote = RemoteTaskCall(task, future.task_run, args, kwargs, log_prints, plan, flow_run)
     try:
         runner_future = context.run(runner.submit, remote)
     except Exception as exc:
@@ -340,8 +342,16 @@ class RemoteTaskCall:
     kwargs: dict
     log_prints: bool
     plan: Plan | None = None  # decided by the flow's process: persist here, never cache
+    flow_run: FlowRun | None = None  # a copy of the flow run's, for plait.runtime
 
     def __call__(self) -> bytes:
+        token = worker_flow_run_var.set(self.flow_run)
+        try:
+            return self._run()
+        finally:
+            worker_flow_run_var.reset(token)
+
+    def _run(self) -> bytes:
         with journal.capturing() as capture:
             run = self.task_run
             state = run_anywhere(self.task, run, self.args, self.kwargs, self.log_prints, self.plan)

@@ -80,11 +80,13 @@ def upstream_of(args: tuple, kwargs: dict) -> Upstream:
 
 
 @contextmanager
-def _task_run_scope(task: Task, task_run: TaskRun, log_prints: bool) -> Iterator[None]:
+def _task_run_scope(
+    task: Task, task_run: TaskRun, args: tuple, kwargs: dict, log_prints: bool
+) -> Iterator[None]:
     setup_logging()
     if log_prints:
         capture_prints()
-    token = task_run_var.set(TaskRunContext(task, task_run, log_prints))
+    token = task_run_var.set(TaskRunContext(task, task_run, args, kwargs, log_prints))
     try:
         yield
     finally:
@@ -110,7 +112,7 @@ def run_task(
 ) -> State:
     """Run a sync task's lifecycle in this thread and return its final state (or reuse a
     cached result without running the body)."""
-    with _task_run_scope(task, task_run, log_prints):
+    with _task_run_scope(task, task_run, args, kwargs, log_prints):
         slots = task_slots(task_run)
         if slots is None:
             return _run_task(task, task_run, args, kwargs, plan)
@@ -141,7 +143,7 @@ async def run_task_async(
 ) -> State:
     """Run an async task's lifecycle on the running event loop and return its final state
     (or reuse a cached result without running the body)."""
-    with _task_run_scope(task, task_run, log_prints):
+    with _task_run_scope(task, task_run, args, kwargs, log_prints):
         slots = task_slots(task_run)
         if slots is None:
             return await _run_task_async(task, task_run, args, kwargs, plan)

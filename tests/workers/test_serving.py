@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures.deployed_flows import flaky, greet, hold
+from fixtures.deployed_flows import flaky, greet, hold, whoami
 
 from plait.engine.retry import retry_flow_run
 from plait.exceptions import InvalidOptionError
@@ -218,6 +218,26 @@ def test_a_failed_deployment_run_is_retried_with_its_parameters(store, tmp_path)
     run = client.read_flow_run(run_id)
     assert (run.state, run.run_count) == (StateType.COMPLETED, 2)
     assert run.parameters == {"marker": str(tmp_path / "marker")}
+
+
+def test_a_deployment_run_knows_its_deployment_and_scheduled_time(store):
+    client = store.client
+    deployment = whoami.to_deployment("who", version="v7", parameters={"note": "from deployment"})
+    serving = ServingProcess([deployment], client=client)
+    run_id = _ask(client, "who", T0)
+    serving.tick(T0)
+    _wait(serving)
+
+    run = client.read_flow_run(run_id)
+    saved = client.read_deployment("who")
+    assert client.read_result(run) == {
+        "flow_run": [run_id, run.name],
+        "scheduled_start_time": T0.isoformat(),
+        "deployment": [saved.id, "who", "v7"],
+        "deployment_parameters": {"note": "from deployment"},
+        "flow_run_deployment_id": saved.id,
+        "in_a_task": {"task_run": "in_a_task-0", "deployment": "who"},
+    }
 
 
 @pytest.mark.parametrize(
