@@ -2,8 +2,9 @@
 
 A policy computes a key from the task run's context; runs with the same key share one
 persisted result. Policies combine with ``+`` (``INPUTS + TASK_SOURCE``): the key then
-changes when any part changes. A policy that returns None (``NO_CACHE``, or a
-``cache_key_fn`` returning None) turns caching off for that run.
+changes when any part changes. Subtracting a parameter's name leaves it out of the inputs
+hashed (``INPUTS - "debug"``, ``DEFAULT - "verbose"``), as in Prefect. A policy that returns
+None (``NO_CACHE``, or a ``cache_key_fn`` returning None) turns caching off for that run.
 """
 
 from __future__ import annotations
@@ -52,17 +53,45 @@ class CachePolicy:
             return NotImplemented
         return CompoundPolicy((*_parts(self), *_parts(other)))
 
+    def __sub__(self, parameter: str) -> CachePolicy:
+        """This policy with ``parameter`` left out of the inputs it hashes."""
+        if not isinstance(parameter, str):
+            return NotImplemented
+        parts = _parts(self)
+        if not any(isinstance(part, Inputs) for part in parts):
+            raise InvalidOptionError(
+                f"cache_policy: {self!r} - {parameter!r} leaves nothing out, since {self!r} "
+                f"does not hash the inputs. Subtract from a policy with INPUTS in it, such as "
+                f"INPUTS - {parameter!r} or DEFAULT - {parameter!r}."
+            )
+        changed = tuple(part - parameter if isinstance(part, Inputs) else part for part in parts)
+        return changed[0] if len(changed) == 1 else CompoundPolicy(changed)
+
     def __repr__(self) -> str:
         return self.name.upper()
 
 
-class _Inputs(CachePolicy):
-    """The task's arguments (after defaults): the same inputs hit the same cache entry."""
+@dataclass(frozen=True, slots=True)
+class Inputs(CachePolicy):
+    """The task's arguments (after defaults), but those named in ``exclude``: the same
+    inputs hit the same cache entry."""
 
+    exclude: tuple[str, ...] = ()
     name = "inputs"
 
     def compute_key(self, context: CacheContext) -> str:
-        return hash_value(context.inputs)
+        inputs = context.inputs
+        if self.exclude:
+            inputs = {key: value for key, value in inputs.items() if key not in self.exclude}
+        return hash_value(inputs)
+
+    def __sub__(self, parameter: str) -> CachePolicy:
+        if not isinstance(parameter, str):
+            return NotImplemented
+        return Inputs((*self.exclude, parameter))
+
+    def __repr__(self) -> str:
+        return " - ".join(["INPUTS", *map(repr, self.exclude)])
 
 
 class _TaskSource(CachePolicy):
@@ -143,7 +172,7 @@ def _parts(policy: CachePolicy) -> tuple[CachePolicy, ...]:
     return policy.policies if isinstance(policy, CompoundPolicy) else (policy,)
 
 
-INPUTS = _Inputs()
+INPUTS = Inputs()
 TASK_SOURCE = _TaskSource()
 FLOW_PARAMETERS = _FlowParameters()
 RUN_ID = _RunId()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
 from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
 
@@ -54,8 +54,12 @@ class _Unloaded(enum.Enum):
     TOKEN = enum.auto()
 
 
-class State:
+R = TypeVar("R")
+
+
+class State(Generic[R]):
     """A point in a run's life: its type, when it was entered, why, and (once final) its result.
+    ``State[int]`` is a state whose result is an ``int``, for type hints.
 
     ``data`` holds the return value of a completed run, or the exception of an unsuccessful
     one; ``result()`` hands back the first and raises the second. A persisted result also
@@ -98,7 +102,13 @@ class State:
     def name(self) -> str:
         return self.type.value
 
-    def result(self, raise_on_failure: bool = True) -> Any:
+    @overload
+    def result(self, raise_on_failure: Literal[True] = True) -> R: ...
+
+    @overload
+    def result(self, raise_on_failure: bool) -> R | BaseException: ...
+
+    def result(self, raise_on_failure: bool = True) -> R | BaseException:
         """Return the run's value, or raise the exception that ended it.
 
         With ``raise_on_failure=False`` the exception of an unsuccessful run is returned

@@ -15,7 +15,7 @@ import contextvars
 import pickle
 import threading
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,6 @@ from plait.exceptions import (
     CancelledRunError,
     CrashedRunError,
     MissingContextError,
-    ParameterError,
     RemoteError,
     SerializationError,
 )
@@ -45,21 +44,13 @@ if TYPE_CHECKING:
     from plait.tasks import Task
 
 
-from plait.engine.task_runs import Upstream, create_task_run, run_anywhere, upstream_of
-
-
-def _check_wait_for(wait_for: Any, task: Task) -> Upstream:
-    if wait_for is None:
-        return []
-    if isinstance(wait_for, PlaitFuture | State):
-        return [wait_for]
-    items = list(wait_for) if isinstance(wait_for, Iterable) else None
-    if items is None or not all(isinstance(item, PlaitFuture | State) for item in items):
-        raise ParameterError(
-            f"Task {task.name!r}: wait_for must be a list of futures (from .submit() or "
-            f".map()) or states; got {wait_for!r}."
-        )
-    return items
+from plait.engine.task_runs import (
+    Upstream,
+    check_wait_for,
+    create_task_run,
+    run_anywhere,
+    upstream_of,
+)
 
 
 def submit_task(
@@ -74,7 +65,7 @@ def submit_task(
             "a flow's task runner: call them inside a @flow, or call the task directly."
         )
     bound = task.bind(args, kwargs)
-    upstream = upstream_of(args, kwargs) + _check_wait_for(wait_for, task)
+    upstream = upstream_of(args, kwargs) + check_wait_for(wait_for, task)
     future = PlaitFuture(create_task_run(task, bound, upstream, mapped))
     flow_context.futures.append(future)
     start = partial(

@@ -11,7 +11,7 @@ import asyncio
 import enum
 import inspect
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,7 @@ from plait.engine.lifecycle import (
 from plait.engine.limits import task_slots
 from plait.engine.persistence import Persist, Plan, plan_task, run_planned, run_planned_async
 from plait.engine.runs import MapSlot, TaskRun
+from plait.exceptions import ParameterError
 from plait.futures import PlaitFuture, wait_all_async
 from plait.logs import capture_prints, setup_logging
 from plait.states import Pending, State
@@ -68,6 +69,21 @@ def create_task_run(
         tags=run_tags(task.tags),
         mapped=mapped,
     )
+
+
+def check_wait_for(wait_for: Any, task: Task) -> Upstream:
+    """The futures and states of a ``wait_for=`` argument, checked."""
+    if wait_for is None:
+        return []
+    if isinstance(wait_for, PlaitFuture | State):
+        return [wait_for]
+    items = list(wait_for) if isinstance(wait_for, Iterable) else None
+    if items is None or not all(isinstance(item, PlaitFuture | State) for item in items):
+        raise ParameterError(
+            f"Task {task.name!r}: wait_for must be a list of futures (from .submit() or "
+            f".map()) or states; got {wait_for!r}."
+        )
+    return items
 
 
 def upstream_of(args: tuple, kwargs: dict) -> Upstream:
@@ -178,9 +194,21 @@ def run_anywhere(
     return run_task(task, task_run, args, kwargs, log_prints, plan)
 
 
+def _upstream_of_call(task: Task, args: tuple, kwargs: dict) -> Upstream:
+    """What a plain call waits on: the futures and states in its arguments and in
+    ``wait_for=`` (taken out of ``kwargs``)."""
+    wait_for = kwargs.pop("wait_for", None) if kwargs else None
+    upstream = upstream_of(args, kwargs)
+    if wait_for is not None:
+        upstream += check_wait_for(wait_for, task)
+    return upstream
+
+
 def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
-    """``task(...)`` for a sync task: a tracked run in the caller's thread."""
-    task_run = create_task_run(task, task.bind(args, kwargs), upstream := upstream_of(args, kwargs))
+    """``task(...)`` for a sync task: a tracked run in the caller's thread (after the
+    futures it is given, and those of ``wait_for=``, have finished)."""
+    upstream = _upstream_of_call(task, args, kwargs)
+    task_run = create_task_run(task, task.bind(args, kwargs), upstream)
     if upstream:
         failure = upstream_failure(upstream)
         if failure is not None:
@@ -192,7 +220,8 @@ def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
 
 async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
     """``await task(...)`` for an async task: a tracked run on the caller's event loop."""
-    task_run = create_task_run(task, task.bind(args, kwargs), upstream := upstream_of(args, kwargs))
+    upstream = _upstream_of_call(task, args, kwargs)
+    task_run = create_task_run(task, task.bind(args, kwargs), upstream)
     if upstream:
         await wait_all_async([item for item in upstream if isinstance(item, PlaitFuture)])
         failure = upstream_failure(upstream)

@@ -100,6 +100,21 @@ def test_map_zips_iterables_and_passes_strings_dicts_and_unmapped_whole():
     assert pipeline() == ["p-1a/3", "p-2b/3"]
 
 
+def test_map_takes_generators_tuples_and_iterable_keyword_arguments():
+    @task
+    def scale(x, factor=1):
+        return x * factor
+
+    @flow
+    def pipeline():
+        from_generator = scale.map(n for n in range(3)).result()
+        from_tuples = scale.map((1, 2), factor=(10, 100)).result()
+        by_keyword = scale.map(x=range(2), factor=unmapped(5)).result()
+        return from_generator, from_tuples, by_keyword
+
+    assert pipeline() == ([0, 1, 2], [10, 200], [0, 5])
+
+
 def test_map_rejects_iterables_of_different_lengths_naming_them():
     @task
     def pair(left, right):
@@ -214,6 +229,62 @@ def test_wait_for_must_hold_futures():
 
     with pytest.raises(ParameterError, match="wait_for must be a list of futures"):
         pipeline()
+
+
+def test_a_plain_call_waits_for_its_wait_for_futures_and_fails_if_they_did(recorder):
+    gate = threading.Event()
+    order = []
+
+    @task
+    def first():
+        assert gate.wait(30)
+        order.append("first")
+
+    @task
+    def second(tag):
+        order.append(tag)
+        return tag
+
+    @flow
+    def pipeline():
+        upstream = first.submit()
+        gate.set()
+        ran = second("after", wait_for=[upstream])
+        failed = explode.submit()
+        skipped = second("never", wait_for=failed, return_state=True)
+        return ran, skipped.name, skipped.message
+
+    ran, skipped, why = pipeline()
+    assert (ran, order) == ("after", ["first", "after"])
+    assert (skipped, why) == (
+        "Failed",
+        "Upstream task run 'explode-0' did not complete (it ended Failed).",
+    )
+    runs = {run.name: run for run in recorder.task_runs()}
+    assert runs["second-0"].upstream == (runs["first-0"].id,)
+    with pytest.raises(ParameterError, match="wait_for must be a list of futures"):
+        second("x", wait_for=[1])
+
+
+def test_an_async_plain_call_waits_for_its_wait_for_futures(recorder):
+    order = []
+
+    @task
+    def slow():
+        order.append("slow")
+
+    @task
+    async def after():
+        order.append("after")
+
+    @flow
+    async def pipeline():
+        await after(wait_for=[slow.submit()])
+
+    asyncio.run(pipeline())
+    assert order == ["slow", "after"]
+    runs = {run.name: run for run in recorder.task_runs()}
+    assert runs["after-0"].upstream == (runs["slow-0"].id,)
 
 
 def test_thread_runner_runs_up_to_max_workers_at_once():

@@ -42,7 +42,7 @@ from plait import (
     task,
 )
 from plait.blocks import LocalFileSystem
-from plait.caching import INPUTS, NO_CACHE, TASK_SOURCE
+from plait.caching import DEFAULT, INPUTS, NO_CACHE, TASK_SOURCE
 from plait.exceptions import ParameterError
 from plait.results import ResultRef
 from plait.serializers import loads_any
@@ -481,6 +481,25 @@ def test_policy_names_and_objects_are_the_same_policy():
     assert hit.type is StateType.CACHED
     assert hit.result() == 101
     assert calls == [1]
+
+
+def test_subtracting_a_parameter_leaves_it_out_of_the_cache_key():
+    calls: list[tuple[str, bool]] = []
+
+    @task(cache_policy=INPUTS - "debug" - "connection")
+    def load(table: str, debug: bool = False, connection: object = None) -> str:
+        calls.append((table, debug))
+        return f"rows of {table}"
+
+    unhashable = threading.Lock()  # left out, so it need not be hashable
+    assert load("users", connection=unhashable) == "rows of users"
+    hit = load("users", debug=True, connection=unhashable, return_state=True)
+    assert (hit.type, hit.result()) == (StateType.CACHED, "rows of users")
+    assert load("orders", connection=unhashable) == "rows of orders"
+    assert calls == [("users", False), ("orders", False)]
+    assert repr(DEFAULT - "debug") == "INPUTS - 'debug' + TASK_SOURCE + RUN_ID"
+    with pytest.raises(InvalidOptionError, match="TASK_SOURCE does not hash the inputs"):
+        TASK_SOURCE - "debug"
 
 
 def test_refresh_cache_recomputes_and_later_calls_hit_the_new_value():

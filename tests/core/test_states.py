@@ -83,3 +83,18 @@ def test_result_of_a_state_that_is_not_final_explains_itself():
 def test_repr_shows_name_and_message_but_never_the_data():
     assert repr(Completed("secret-value")) == "Completed()"
     assert repr(Failed(ValueError("x"), "ValueError: x")) == "Failed('ValueError: x')"
+
+
+def test_states_tasks_and_flows_take_type_parameters_for_hints():
+    from plait import Flow, State, Task, task
+
+    @task
+    def count() -> int:
+        return 3
+
+    def checked(state: State[int]) -> int:
+        return state.result()
+
+    assert checked(count(return_state=True)) == 3
+    assert (State[int].__origin__, Task[..., int].__origin__) == (State, Task)
+    assert Flow[[str], int].__args__[-1] is int
