@@ -11,6 +11,7 @@ def pipeline(n: int) -> int:
     return sum(f.result() for f in double.map(range(n)))
 """
 
+from plait.annotations import allow_failure, opaque, quote
 from plait.context import get_run_context, tags
 from plait.engine.limits import concurrency
 from plait.engine.mapping import unmapped
@@ -103,6 +104,7 @@ __all__ = [
     "TimedOut",
     "UpstreamFailedError",
     "__version__",
+    "allow_failure",
     "as_completed",
     "concurrency",
     "exponential_backoff",
@@ -110,6 +112,8 @@ __all__ = [
     "get_run_context",
     "get_run_logger",
     "hookimpl",
+    "opaque",
+    "quote",
     "retry_when",
     "serve",
     "tags",

@@ -2,7 +2,9 @@
 
 Futures are found at any depth inside lists, tuples (named tuples too), sets, dicts
 (values) and dataclass instances. Containers are copied where a future is replaced; the
-caller's objects are never modified.
+caller's objects are never modified. Inside ``quote(...)`` nothing is looked for (the quote
+itself is listed, to be unwrapped); futures inside ``allow_failure(...)`` are upstream that
+may fail (listed wrapped in it).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import copy
 import dataclasses
 from typing import Any
 
+from plait.annotations import allow_failure, quote
 from plait.exceptions import UpstreamFailedError
 from plait.futures import PlaitFuture
 from plait.states import Failed, State
@@ -19,12 +22,17 @@ _ATOMS = frozenset({str, int, float, bool, bytes, complex, type(None)})
 _SEQUENCES = (list, tuple, set, frozenset)
 
 
-def collect_upstream(value: Any, found: list[PlaitFuture | State]) -> None:
-    """Append every future and state inside ``value`` to ``found``."""
+def collect_upstream(value: Any, found: list[Any]) -> None:
+    """Append every future and state inside ``value`` to ``found`` (and every annotation:
+    see the module's docstring)."""
     if type(value) in _ATOMS:
         return
-    if isinstance(value, PlaitFuture | State):
+    if isinstance(value, PlaitFuture | State | quote):
         found.append(value)
+    elif type(value) is allow_failure:
+        inner: list[Any] = []
+        collect_upstream(value.value, inner)
+        found.extend(allow_failure(item) for item in inner)
     elif isinstance(value, _SEQUENCES):
         for item in value:
             if type(item) not in _ATOMS:
@@ -38,8 +46,19 @@ def collect_upstream(value: Any, found: list[PlaitFuture | State]) -> None:
             collect_upstream(getattr(value, field.name), found)
 
 
-def state_of(upstream: PlaitFuture | State) -> State:
+def unwrapped(upstream: Any) -> Any:
+    """An upstream future or state, without the ``allow_failure`` around it."""
+    return upstream.value if type(upstream) is allow_failure else upstream
+
+
+def upstream_futures(upstream: list[Any]) -> list[PlaitFuture]:
+    """The futures of an upstream list, those allowed to fail included."""
+    return [item for item in map(unwrapped, upstream) if isinstance(item, PlaitFuture)]
+
+
+def state_of(upstream: PlaitFuture | State | allow_failure) -> State:
     """The final state of an upstream (waiting for a future if needed)."""
+    upstream = unwrapped(upstream)
     if isinstance(upstream, State):
         return upstream
     upstream.wait()
@@ -49,6 +68,8 @@ def state_of(upstream: PlaitFuture | State) -> State:
 def upstream_failure(upstream: list[PlaitFuture | State]) -> State | None:
     """A Failed state naming the first upstream that did not complete, or None if all did."""
     for item in upstream:
+        if type(item) is allow_failure or type(item) is quote:
+            continue
         state = state_of(item)
         if not state.is_completed():
             name = item.task_run.name if isinstance(item, PlaitFuture) else "an upstream state"
@@ -64,10 +85,13 @@ def substitute(value: Any) -> Any:
     """``value`` with every completed future or state replaced by its result."""
     if type(value) in _ATOMS:
         return value
-    if isinstance(value, PlaitFuture):
-        return value.state.data
-    if isinstance(value, State):
-        return value.data
+    if isinstance(value, PlaitFuture | State):  # an unsuccessful one: under allow_failure
+        state = value.state if isinstance(value, PlaitFuture) else value
+        return state.data if state.is_completed() else state.result(raise_on_failure=False)
+    if type(value) is quote:
+        return value.value
+    if type(value) is allow_failure:
+        return substitute(value.value)
     if isinstance(value, _SEQUENCES):
         items = [substitute(item) for item in value]
         if all(new is old for new, old in zip(items, value, strict=True)):

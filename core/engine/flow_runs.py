@@ -206,11 +206,12 @@ def _final_value(context: FlowRunContext, value: Any) -> Any:
         if handed_out is not None and handed_out[0] is value:
             return handed_out[1].state
         return value
-    found: list[PlaitFuture | State] = []
+    found: list[Any] = []
     collect_upstream(value, found)
     if not found:
         return value
-    unfinished = [item for item in found if not state_of(item).is_completed()]
+    required = [item for item in found if isinstance(item, PlaitFuture | State)]
+    unfinished = [item for item in required if not state_of(item).is_completed()]
     if not unfinished:
         return substitute(value)
     names = ", ".join(
@@ -218,7 +219,7 @@ def _final_value(context: FlowRunContext, value: Any) -> Any:
         for item in unfinished
     )
     first = state_of(unfinished[0])
-    message = f"{len(unfinished)} of {len(found)} returned task runs did not complete: {names}"
+    message = f"{len(unfinished)} of {len(required)} returned task runs did not complete: {names}"
     return Failed(first.data if isinstance(first.data, Exception) else None, message)
 
 

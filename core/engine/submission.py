@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from plait import journal
 from plait.context import flow_run_var, worker_flow_run_var
-from plait.engine.dependencies import substitute, upstream_failure
+from plait.engine.dependencies import substitute, upstream_failure, upstream_futures
 from plait.engine.lifecycle import (
     conclude,
     retry_after_crash,
@@ -79,7 +79,7 @@ def submit_task(
         task.resolve_log_prints(),
         contextvars.copy_context(),
     )
-    pending = [item for item in upstream if isinstance(item, PlaitFuture) and not item.done()]
+    pending = [future for future in upstream_futures(upstream) if not future.done()]
     if pending:
         _when_all_done(pending, start)
     else:

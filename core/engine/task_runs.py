@@ -16,8 +16,15 @@ from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from plait.annotations import allow_failure, quote
 from plait.context import TaskRunContext, flow_run_var, run_tags, task_run_var
-from plait.engine.dependencies import collect_upstream, substitute, upstream_failure
+from plait.engine.dependencies import (
+    collect_upstream,
+    substitute,
+    unwrapped,
+    upstream_failure,
+    upstream_futures,
+)
 from plait.engine.lifecycle import (
     attempt,
     attempt_async,
@@ -38,7 +45,9 @@ if TYPE_CHECKING:
     from plait.tasks import Task
 
 
-Upstream = list[PlaitFuture | State]  # what a run waits on: futures, and states passed in
+# What a run waits on: futures and states passed in, and ``allow_failure`` / ``quote``
+# wrappers found around them (plait.engine.dependencies).
+Upstream = list[PlaitFuture | State | allow_failure | quote]
 
 _standalone_counters: dict[str, itertools.count] = {}
 
@@ -65,7 +74,9 @@ def create_task_run(
         state=Pending(),
         flow_run_id=flow_run_id,
         parent_task_run_id=task_context.task_run.id if task_context is not None else None,
-        upstream=tuple(item.task_run.id for item in upstream if isinstance(item, PlaitFuture)),
+        upstream=tuple(future.task_run.id for future in upstream_futures(upstream))
+        if upstream
+        else (),
         tags=run_tags(task.tags),
         mapped=mapped,
     )
@@ -75,10 +86,10 @@ def check_wait_for(wait_for: Any, task: Task) -> Upstream:
     """The futures and states of a ``wait_for=`` argument, checked."""
     if wait_for is None:
         return []
-    if isinstance(wait_for, PlaitFuture | State):
+    if isinstance(unwrapped(wait_for), PlaitFuture | State):
         return [wait_for]
     items = list(wait_for) if isinstance(wait_for, Iterable) else None
-    if items is None or not all(isinstance(item, PlaitFuture | State) for item in items):
+    if items is None or not all(isinstance(unwrapped(i), PlaitFuture | State) for i in items):
         raise ParameterError(
             f"Task {task.name!r}: wait_for must be a list of futures (from .submit() or "
             f".map()) or states; got {wait_for!r}."
@@ -223,7 +234,7 @@ async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: b
     upstream = _upstream_of_call(task, args, kwargs)
     task_run = create_task_run(task, task.bind(args, kwargs), upstream)
     if upstream:
-        await wait_all_async([item for item in upstream if isinstance(item, PlaitFuture)])
+        await wait_all_async(upstream_futures(upstream))
         failure = upstream_failure(upstream)
         if failure is not None:
             return task.deliver(conclude(task, task_run, failure), return_state)

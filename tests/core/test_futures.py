@@ -15,8 +15,11 @@ from plait import (
     StateType,
     ThreadPoolTaskRunner,
     UpstreamFailedError,
+    allow_failure,
     as_completed,
     flow,
+    opaque,
+    quote,
     task,
     unmapped,
     wait,
@@ -285,6 +288,44 @@ def test_an_async_plain_call_waits_for_its_wait_for_futures(recorder):
     assert order == ["slow", "after"]
     runs = {run.name: run for run in recorder.task_runs()}
     assert runs["after-0"].upstream == (runs["slow-0"].id,)
+
+
+def test_allow_failure_runs_the_downstream_with_the_upstreams_exception(recorder):
+    @task
+    def report(outcome, done=None):
+        return f"report on {type(outcome).__name__}: {outcome}"
+
+    @flow
+    def pipeline():
+        failed = explode.submit()
+        called = report(allow_failure(failed))
+        submitted = report.submit({"fine": allow_failure(identity.submit(1))}).result()
+        ordered = report.submit("after", wait_for=[allow_failure(failed)]).result()
+        return called, submitted, ordered
+
+    assert pipeline() == (
+        "report on ValueError: boom", "report on dict: {'fine': 1}", "report on str: after",
+    )  # fmt: skip
+    runs = {run.name: run for run in recorder.task_runs()}
+    assert runs["report-0"].upstream == (runs["explode-0"].id,)
+    assert runs["report-2"].upstream == (runs["explode-0"].id,)
+    assert runs["report-0"].state == "Completed"
+
+
+def test_quote_and_opaque_pass_a_value_without_looking_inside_for_futures(recorder):
+    @task
+    def inspect_value(value):
+        return type(value).__name__, [type(item).__name__ for item in value]
+
+    @flow
+    def pipeline():
+        future = identity.submit(1)
+        future.wait()
+        return inspect_value(quote([future])), inspect_value(opaque((future, 2)))
+
+    assert pipeline() == (("list", ["PlaitFuture"]), ("tuple", ["PlaitFuture", "int"]))
+    inspected = [run for run in recorder.task_runs() if run.task_name == "inspect_value"]
+    assert [run.upstream for run in inspected] == [(), ()], "quoted futures are not upstream"
 
 
 def test_thread_runner_runs_up_to_max_workers_at_once():
