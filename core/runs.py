@@ -153,16 +153,18 @@ class LogRecord:
     id: int | None = None
 
 
-ARTIFACT_TYPES = frozenset({"file"})
-"""What an artifact's ``data`` may describe: ``"file"``, a file kept with the run's results."""
+ARTIFACT_TYPES = frozenset({"file", "markdown", "table", "link", "progress"})
+"""What an artifact's ``data`` may hold: a ``"file"`` kept with the run's results (where it
+is), or (``plait.artifacts``) ``{"markdown": text}``, ``{"table": rows or columns}``,
+``{"link": url, "link_text": text}`` or ``{"progress": 0 to 100}``."""
 
 
 @dataclass(slots=True, frozen=True)
 class ArtifactRecord:
-    """Something a run kept for people to look at, under a ``key`` (a file written again
-    under the same key has a record per write). ``type`` says what ``data`` holds: for a
-    ``"file"`` (``write_artifact``), where the file is, as a ``ResultRef``'s JSON
-    (``Client.read_artifact`` reads it back)."""
+    """Something a run kept for people to look at, under a ``key`` (``""``: none); each
+    write under a key is a version of it. ``type`` says what ``data`` holds
+    (``ARTIFACT_TYPES``): for a ``"file"`` (``write_artifact``), where the file is, as a
+    ``ResultRef``'s JSON (``Client.read_artifact`` reads it back)."""
 
     id: str
     key: str

@@ -264,6 +264,9 @@ class HttpRunQueries(RunQueries):
         artifacts = self._get(f"/flow_runs/{_segment(flow_run_id)}/artifacts")
         return parsed(list[ArtifactRecord], artifacts)
 
+    def read_keyed_artifacts(self, key: str | None, limit: int) -> list[ArtifactRecord]:
+        return parsed(list[ArtifactRecord], self._get("/artifacts", key=key, limit=limit))
+
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None
     ) -> int:

@@ -101,6 +101,11 @@ class RunQueries(ABC):
         """The artifacts a flow run (its task runs included) kept, in order."""
 
     @abstractmethod
+    def read_keyed_artifacts(self, key: str | None, limit: int) -> list[ArtifactRecord]:
+        """With ``key``, the versions of that key's artifact, newest first; without, the
+        latest version of each key, by key. At most ``limit``."""
+
+    @abstractmethod
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None
     ) -> int:

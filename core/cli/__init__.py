@@ -13,6 +13,7 @@ from typer.core import TyperGroup
 
 import plait
 from plait.cli import (
+    artifacts,
     concurrency_limits,
     config,
     db,
@@ -65,6 +66,7 @@ app.add_typer(plugins.app, name="plugins")
 app.add_typer(server.app, name="server")
 app.add_typer(concurrency_limits.app, name="concurrency-limit")
 app.add_typer(deployments.app, name="deployment")
+app.add_typer(artifacts.app, name="artifact")
 
 
 @app.callback()

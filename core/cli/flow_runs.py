@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from rich.tree import Tree
 
+from plait.cli.artifacts import artifacts_table
 from plait.cli.render import (
     AfterOption,
     LimitOption,
@@ -35,7 +36,6 @@ from plait.states import FINAL_TYPES
 
 if TYPE_CHECKING:  # the client loads SQLAlchemy: only commands that read runs import it
     from plait.client import (
-        ArtifactRecord,
         Client,
         FlowRunRecord,
         LogRecord,
@@ -145,7 +145,7 @@ def inspect_flow_run(
         )
     if artifacts:
         console.print(Text(f"Artifacts ({len(artifacts):,})", style="bold"))
-        print_table(_artifacts_table(artifacts), whole=("Key", "Where"))
+        print_table(artifacts_table(artifacts), whole=("Key", "Holds"))
     failure = run.failure
     if failure is not None and failure.detail:
         console.print(Panel(Text(failure.detail), title="Failure", border_style="red"))
@@ -188,19 +188,6 @@ def _task_runs_table(task_runs: list[TaskRunRecord]) -> Table:
             format_duration(task_run.duration),
             task_run.state_message or "",
         )
-    return table
-
-
-def _artifacts_table(artifacts: list[ArtifactRecord]) -> Table:
-    table = Table("Key", "Type", "Where", "Written", "Description", box=None)
-    for artifact in artifacts:
-        where = artifact.data.get("path", "")
-        if artifact.data.get("storage"):
-            where = f"{artifact.data['storage']}: {where}"
-        table.add_row(
-            artifact.key, artifact.type, where, format_time(artifact.timestamp),
-            artifact.description or "",
-        )  # fmt: skip
     return table
 
 

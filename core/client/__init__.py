@@ -149,6 +149,13 @@ class Client:
         written: each names its key, its type and where its file is."""
         return self.queries.read_artifacts(flow_run_id)
 
+    def read_keyed_artifacts(
+        self, key: str | None = None, limit: int = DEFAULT_PAGE
+    ) -> list[ArtifactRecord]:
+        """With ``key``, every version of that key's artifact, newest first; without, the
+        latest version of each key (``plait artifact ls``), by key."""
+        return self.queries.read_keyed_artifacts(key, limit)
+
     def read_artifact(self, artifact: ArtifactRecord) -> Any:
         """What a ``file`` artifact holds, read from the flow run's result storage."""
         from plait.results import ResultRef

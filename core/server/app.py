@@ -17,6 +17,7 @@ from plait.backend.api_keys import Scope
 from plait.server import errors
 from plait.server.auth import require
 from plait.server.routes import (
+    artifacts,
     blocks,
     cache,
     concurrency_limits,
@@ -86,6 +87,7 @@ def create_app(
     app.include_router(health.router, prefix=API, responses=errors.RESPONSES)
     for router, scope in (
         (flow_runs.router, Scope.READ),
+        (artifacts.router, Scope.READ),
         (task_runs.router, Scope.READ),
         (blocks.router, Scope.READ),
         (concurrency_limits.router, Scope.READ),

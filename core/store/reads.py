@@ -208,6 +208,35 @@ class SqlRunQueries(RunQueries):
             rows = connection.execute(query).mappings().all()
         return [ArtifactRecord(**row) for row in rows]
 
+    def read_keyed_artifacts(self, key: str | None, limit: int) -> list[ArtifactRecord]:
+        if key is not None:
+            query = (
+                sa.select(artifacts)
+                .where(artifacts.c.key == key)
+                .order_by(artifacts.c.timestamp.desc(), artifacts.c.id.desc())
+            )
+        else:
+            latest = (
+                sa.select(artifacts.c.key, sa.func.max(artifacts.c.timestamp).label("latest"))
+                .where(artifacts.c.key != "")
+                .group_by(artifacts.c.key)
+                .subquery()
+            )
+            query = (
+                sa.select(artifacts)
+                .join(
+                    latest,
+                    (artifacts.c.key == latest.c.key) & (artifacts.c.timestamp == latest.c.latest),
+                )
+                .order_by(artifacts.c.key, artifacts.c.id)
+            )
+        with self._connection() as connection:
+            rows = connection.execute(query.limit(limit)).mappings().all()
+        found = [ArtifactRecord(**row) for row in rows]
+        if key is None:  # of two versions written at the same instant, one
+            found = list({artifact.key: artifact for artifact in found}.values())
+        return found
+
     def delete_flow_runs(
         self, ids: list[str] | None = None, older_than: timedelta | None = None
     ) -> int:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -146,6 +147,7 @@ class ArtifactRow(Base):
     """An artifact a run kept: its key, its type and what it holds (``plait.runs``)."""
 
     __tablename__ = "artifacts"
+    __table_args__ = (Index("ix_artifacts_key_timestamp", "key", "timestamp"),)
 
     id: Mapped[str] = mapped_column(ID, primary_key=True)
     key: Mapped[str] = mapped_column(String(255))

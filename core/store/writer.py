@@ -73,6 +73,10 @@ def _statements(sqlite: bool) -> dict[str, str]:
         for table, columns in COLUMNS.items()
     }
     statements["flows"] += " ON CONFLICT DO NOTHING"
+    statements["artifacts"] += (  # a progress artifact updated in place keeps its id
+        " ON CONFLICT (id) DO UPDATE SET data = excluded.data, "
+        "description = excluded.description, timestamp = excluded.timestamp"
+    )
     for table in ("flow_runs", "task_runs"):  # parameters: the _Update fields, in order
         statements[f"update {table}"] = (
             f"UPDATE {table} SET state_type = {mark}, state_message = {mark}, "

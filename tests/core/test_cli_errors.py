@@ -158,6 +158,8 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
             ["missing", "--from", "2026-11-01"],
             ["missing", "--from", "2026-11-01", "--to", "2026-11-08"],
         ],
+        ("artifact", "ls"): [*limits, *outputs, ["extra"]],
+        ("artifact", "inspect"): [[], ["missing"], ["missing", "--limit", "0"], *outputs],
         ("example", "hello"): [["ada", "bob"], ["--bogus"]],  # the tests' example plugin
     }
 

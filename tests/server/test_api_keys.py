@@ -103,6 +103,7 @@ READ_ROUTES = [
         "/flow_runs/{id}/logs",
         "/flow_runs/{id}/logs/follow",
         "/flow_runs/{id}/artifacts",
+        "/artifacts",
         "/task_runs/names",
         "/blocks",
         "/blocks/{id}/{id}",
