@@ -53,6 +53,27 @@ class _HookDecorator:
         return functools.partial(definition.add_hook, self.option)
 
 
+def _consuming(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """What a run calls: ``fn``, or for a generator function, ``fn`` with everything it yields
+    gathered in a list, so the work happens inside the run (its timeout, retries and state)
+    and the result can be persisted or sent back from a worker."""
+    if inspect.isgeneratorfunction(fn):
+
+        @functools.wraps(fn)
+        def gathered(*args: Any, **kwargs: Any) -> list[Any]:
+            return list(fn(*args, **kwargs))
+
+        return gathered
+    if inspect.isasyncgenfunction(fn):
+
+        @functools.wraps(fn)
+        async def gathered_async(*args: Any, **kwargs: Any) -> list[Any]:
+            return [item async for item in fn(*args, **kwargs)]
+
+        return gathered_async
+    return fn
+
+
 def _rebuild(cls: type[Definition], fn: Callable[..., Any], options: dict[str, Any]) -> Definition:
     return cls(fn, **options)
 
@@ -80,7 +101,8 @@ class Definition:
         )
         owner = f"@{self.kind} {self.name!r}"
         opt.check_option_names(options, self.options_type, owner)
-        self.isasync = inspect.iscoroutinefunction(fn)
+        self.isasync = inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        self.body = _consuming(fn)
         self.signature = inspect.signature(fn)
         clash = self.reserved_parameters & self.signature.parameters.keys()
         if clash:

@@ -260,7 +260,7 @@ def call_flow(
         try:
             with _flow_run_scope(flow, flow_run) as context:
                 body = partial(
-                    attempt, partial(_body, context, flow.fn), args, kwargs, flow.timeout_seconds
+                    attempt, partial(_body, context, flow.body), args, kwargs, flow.timeout_seconds
                 )
                 state = drive(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
         except _RunnerDidNotStart as exc:
@@ -281,7 +281,7 @@ async def call_flow_async(
     else:
         try:
             with _flow_run_scope(flow, flow_run) as context:
-                fn = partial(_body_async, context, flow.fn)
+                fn = partial(_body_async, context, flow.body)
                 body = partial(attempt_async, fn, args, kwargs, flow.timeout_seconds)
                 state = await drive_async(lifecycle(flow, flow_run, _persist(flow, flow_run)), body)
         except _RunnerDidNotStart as exc:

@@ -150,7 +150,7 @@ def run_task(
 def _run_task(
     task: Task, task_run: TaskRun, args: tuple, kwargs: dict, plan: Plan | _Undecided | None
 ) -> State:
-    body = partial(attempt, task.fn, args, kwargs, task.timeout_seconds)
+    body = partial(attempt, task.body, args, kwargs, task.timeout_seconds)
     if plan is UNDECIDED:
         plan = plan_task(task, task_run, args, kwargs)
     if plan is None:  # the common case: nothing persisted, nothing cached
@@ -181,7 +181,7 @@ async def run_task_async(
 async def _run_task_async(
     task: Task, task_run: TaskRun, args: tuple, kwargs: dict, plan: Plan | _Undecided | None
 ) -> State:
-    body = partial(attempt_async, task.fn, args, kwargs, task.timeout_seconds)
+    body = partial(attempt_async, task.body, args, kwargs, task.timeout_seconds)
     if plan is UNDECIDED:
         plan = plan_task(task, task_run, args, kwargs)
 

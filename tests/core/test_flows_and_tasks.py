@@ -7,7 +7,17 @@ from datetime import date
 
 import pytest
 
-from plait import Failed, Flow, InvalidOptionError, ParameterError, State, Task, flow, task
+from plait import (
+    Failed,
+    Flow,
+    InvalidOptionError,
+    ParameterError,
+    State,
+    Task,
+    flow,
+    get_run_context,
+    task,
+)
 
 
 @task
@@ -416,3 +426,29 @@ def test_async_subflow_in_async_flow_and_sync_subflow_in_async_flow(recorder):
     assert asyncio.run(parent()) == 6
     parent_run, *children = recorder.flow_runs()
     assert {c.parent_flow_run_id for c in children} == {parent_run.id}
+
+
+def test_generator_bodies_are_consumed_inside_their_runs(recorder):
+    attempts = []
+
+    @task(retries=1)
+    def rows(n):
+        attempts.append(get_run_context().task_run.run_count)
+        for i in range(n):
+            if i == 1 and len(attempts) == 1:
+                raise ConnectionError("lost the connection mid-stream")
+            yield i
+
+    @task
+    async def pages():
+        yield "first"
+        yield "second"
+
+    @flow
+    def pipeline():
+        yield rows(3)
+        yield pages()
+
+    assert pipeline() == [[0, 1, 2], ["first", "second"]]
+    assert attempts == [1, 2], "a failure while yielding is the run's, and retried"
+    assert [run.state for run in recorder.task_runs()] == ["Completed", "Completed"]
