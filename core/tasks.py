@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from plait import caching
 from plait.engine import mapping, submission, task_runs
 from plait.engine import options as opt
-from plait.engine.definition import Definition
+from plait.engine.definition import UNBOUND, Definition
 from plait.engine.options import exponential_backoff, retry_when
 from plait.exceptions import InvalidOptionError
 from plait.futures import PlaitFuture, PlaitFutureList
@@ -81,12 +81,14 @@ class Task(Definition, Generic[P, R]):
     def submit(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFuture:
         """Run the task on the flow's task runner; ``wait_for`` lists futures to wait for
         first (ordering without passing data)."""
-        return submission.submit_task(self, args, kwargs, wait_for)
+        return submission.submit_task(self, self.with_bound(args), kwargs, wait_for)
 
     def map(self, *args: Any, wait_for: Any = None, **kwargs: Any) -> PlaitFutureList:
         """Submit one run per element of the iterable arguments (zipped, so they must have
         equal lengths). Strings, bytes, mappings and ``unmapped(x)`` are passed whole to
         every run. A future whose result is iterable is mapped over once it finishes."""
+        if self.bound_to is not UNBOUND:  # a method: its instance goes whole to every run
+            args = (mapping.unmapped(self.bound_to), *args)
         return mapping.map_task(self, args, kwargs, wait_for)
 
 

@@ -74,6 +74,9 @@ def _consuming(fn: Callable[..., Any]) -> Callable[..., Any]:
     return fn
 
 
+UNBOUND = object()
+
+
 def _rebuild(cls: type[Definition], fn: Callable[..., Any], options: dict[str, Any]) -> Definition:
     return cls(fn, **options)
 
@@ -90,6 +93,7 @@ class Definition:
     options_type: ClassVar[type]
 
     retry_condition_fn: Callable[..., bool] | None = None
+    bound_to: Any = UNBOUND  # the instance (or class) a method's copy is bound to
 
     def __init__(self, fn: Callable[..., Any], **options: Any) -> None:
         if not callable(fn):
@@ -227,7 +231,22 @@ class Definition:
         context = current_context()
         return context.log_prints if context is not None else False
 
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        """A flow or task defined in a class, read from an instance (or, under
+        ``@classmethod``, the class): a copy that passes it as the first argument, as
+        Python does for methods."""
+        if instance is None:
+            return self
+        bound = object.__new__(type(self))
+        bound.__dict__.update(self.__dict__, bound_to=instance)
+        return bound
+
+    def with_bound(self, args: tuple) -> tuple:
+        """``args`` with the instance a method's copy is bound to in front."""
+        return args if self.bound_to is UNBOUND else (self.bound_to, *args)
+
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        args = self.with_bound(args)
         return_state = kwargs.pop("return_state", False)
         if self.isasync:
             coroutine = self._run_async(args, kwargs, return_state)

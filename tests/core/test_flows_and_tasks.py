@@ -12,6 +12,7 @@ from plait import (
     Flow,
     InvalidOptionError,
     ParameterError,
+    ProcessPoolTaskRunner,
     State,
     Task,
     flow,
@@ -452,3 +453,57 @@ def test_generator_bodies_are_consumed_inside_their_runs(recorder):
     assert pipeline() == [[0, 1, 2], ["first", "second"]]
     assert attempts == [1, 2], "a failure while yielding is the run's, and retried"
     assert [run.state for run in recorder.task_runs()] == ["Completed", "Completed"]
+
+
+class Shop:
+    """Flows and tasks as instance, class and static methods."""
+
+    vat = 2
+
+    def __init__(self, discount: int) -> None:
+        self.discount = discount
+
+    @task
+    def price(self, amount: int) -> int:
+        return amount - self.discount
+
+    @classmethod
+    @task
+    def with_vat(cls, amount: int) -> int:
+        return amount * cls.vat
+
+    @staticmethod
+    @task
+    def rounded(amount: int) -> int:
+        return amount // 10 * 10
+
+    @task
+    async def price_async(self, amount: int) -> int:
+        return amount - self.discount
+
+    @flow
+    def checkout(self, amount: int) -> list[int]:
+        return [
+            self.price(amount),
+            self.with_vat(amount),
+            self.rounded(amount),
+            self.price_async(amount),
+            self.price.submit(amount).result(),
+            *self.price.map([amount, 2 * amount]).result(),
+        ]
+
+    @flow(task_runner=ProcessPoolTaskRunner(max_workers=1))
+    def checkout_in_a_worker(self, amount: int) -> int:
+        return self.price.submit(amount).result()
+
+
+def test_flows_and_tasks_work_as_instance_class_and_static_methods(recorder):
+    shop = Shop(discount=5)
+    assert shop.checkout(47) == [42, 94, 40, 42, 42, 42, 89]
+    assert Shop.with_vat(3) == 6
+    assert Shop.rounded(47) == 40
+    assert Shop.price(shop, 7) == 2, "through the class, the instance is the first argument"
+    assert shop.checkout_in_a_worker(10) == 5
+    checkout = next(run for run in recorder.flow_runs() if run.flow_name == "checkout")
+    assert checkout.parameters["amount"] == 47
+    assert isinstance(Shop.__dict__["price"], Task), "the class keeps the task itself"
