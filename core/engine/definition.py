@@ -54,16 +54,10 @@ class _HookDecorator:
 
 
 def _consuming(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """What a run calls: ``fn``, or for a generator function, ``fn`` with everything it yields
-    gathered in a list, so the work happens inside the run (its timeout, retries and state)
-    and the result can be persisted or sent back from a worker."""
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def gathered(*args: Any, **kwargs: Any) -> list[Any]:
-            return list(fn(*args, **kwargs))
-
-        return gathered
+    """What a run calls: ``fn``, or for an async generator function, ``fn`` with everything
+    it yields gathered in a list (a returned generator is gathered by ``lifecycle.attempt``),
+    so the work happens inside the run, under its timeout, retries and state, and the result
+    can be persisted or sent back from a worker."""
     if inspect.isasyncgenfunction(fn):
 
         @functools.wraps(fn)

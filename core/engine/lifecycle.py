@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from dataclasses import dataclass
 from functools import partial
+from types import GeneratorType
 from typing import TYPE_CHECKING, Any
 
 from plait.engine.concurrency import run_coroutine_sync
@@ -187,15 +188,21 @@ def _suffix(error: BaseException) -> str:
 
 
 def attempt(fn: Callable[..., Any], args: tuple, kwargs: dict, timeout: float | None) -> Outcome:
-    """Call a sync body once, within its deadline."""
+    """Call a sync body once, within its deadline. A generator it returns (a generator
+    function's) is consumed here, into a list: its work is part of the attempt."""
     try:
         if timeout is None:
-            return Outcome(fn(*args, **kwargs))
-        return Outcome(call_with_deadline(partial(fn, *args, **kwargs), timeout))
+            return Outcome(_gathered(fn, args, kwargs))
+        return Outcome(call_with_deadline(partial(_gathered, fn, args, kwargs), timeout))
     except DeadlineExceeded:
         return Outcome(timed_out=True)
     except BaseException as exc:
         return Outcome(error=exc)
+
+
+def _gathered(fn: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+    value = fn(*args, **kwargs)
+    return list(value) if type(value) is GeneratorType else value
 
 
 async def attempt_async(

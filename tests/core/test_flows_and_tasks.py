@@ -507,3 +507,11 @@ def test_flows_and_tasks_work_as_instance_class_and_static_methods(recorder):
     checkout = next(run for run in recorder.flow_runs() if run.flow_name == "checkout")
     assert checkout.parameters["amount"] == 47
     assert isinstance(Shop.__dict__["price"], Task), "the class keeps the task itself"
+
+
+def test_a_returned_generator_is_consumed_inside_the_run():
+    @task(timeout_seconds=30)
+    def numbers():
+        return (n * n for n in range(3))
+
+    assert numbers() == [0, 1, 4]
