@@ -85,6 +85,8 @@ class ResultOptions:
                 f"{owner}: persist_result must be True, False or None; got {persist!r}."
             )
         self.owner = owner
+        if persist is None and (storage is not None or serializer is not None):
+            persist = True  # as in Prefect: choosing where or how to keep results keeps them
         self.persist: bool | None = persist
         self.storage = _check_storage(storage, owner)
         self._serializer: Serializer | None = None
@@ -99,8 +101,9 @@ class ResultOptions:
         return self._serializer
 
     def enabled(self, implied: bool = False) -> bool:
-        """Whether results are persisted: ``persist_result`` if set; else True when caching
-        asks for it (``implied``), else the ``results_persist_by_default`` setting."""
+        """Whether results are persisted: ``persist_result`` if set (or implied by setting
+        ``result_storage`` or ``result_serializer``); else True when caching asks for it
+        (``implied``), else the ``results_persist_by_default`` setting."""
         if self.persist is not None:
             return self.persist
         return implied or persist_by_default()

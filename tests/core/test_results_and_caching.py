@@ -161,6 +161,26 @@ def test_a_flow_state_points_at_its_persisted_result():
     assert loads_any((results_dir() / state.result_ref.path).read_bytes()) == {"answer": 42}
 
 
+def test_choosing_result_storage_or_a_serializer_turns_persistence_on(tmp_path):
+    storage = LocalFileSystem(basepath=str(tmp_path / "kept"))
+
+    @task(result_storage=storage)
+    def stored() -> int:
+        return 1
+
+    @task(result_serializer="json")
+    def serialized() -> int:
+        return 2
+
+    @task(result_storage=storage, persist_result=False)
+    def declined() -> int:
+        return 3
+
+    states = in_flow(lambda: [t(return_state=True) for t in (stored, serialized, declined)])
+    assert [state.result_ref is not None for state in states] == [True, True, False]
+    assert (tmp_path / "kept" / states[0].result_ref.path).exists()
+
+
 def test_persist_by_default_setting_persists_without_the_option(monkeypatch):
     monkeypatch.setenv("PLAIT_RESULTS_PERSIST_BY_DEFAULT", "true")
 
