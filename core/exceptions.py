@@ -69,6 +69,15 @@ class DeploymentNotFoundError(ParameterError, LookupError):
     """No deployment has the name given."""
 
 
+class VariableNotFoundError(ParameterError, LookupError):
+    """No variable has the name given."""
+
+
+class VariableExistsError(ParameterError, ValueError):
+    """A variable of that name exists already, and was not to be overwritten (a
+    ``ValueError``, as Prefect raises)."""
+
+
 class StateRefusedError(PlaitError):
     """The store's state rules refused a state change of run ``run_id``: ``ruling`` (a
     ``plait.state_rules.Ruling``) names the rule and the state the run is in."""

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from plait.backend.documents import BlockDocuments
     from plait.backend.limits import ConcurrencyLimits
     from plait.backend.runs import RunQueries
+    from plait.backend.variables import Variables
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch, ShippingRecorder
     from plait.journal.spool import Replayed
@@ -68,6 +69,10 @@ class Backend(ABC):
     @abstractmethod
     def deployments(self) -> Deployments:
         """The saved deployments and their Scheduled runs."""
+
+    @abstractmethod
+    def variables(self) -> Variables:
+        """The saved variables (``plait.variables``)."""
 
     @abstractmethod
     def concurrency_limits(self) -> ConcurrencyLimits:

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from plait.backend.http_cache import HttpCacheIndex
     from plait.backend.http_deployments import HttpDeployments
     from plait.backend.http_limits import HttpConcurrencyLimits
+    from plait.backend.http_variables import HttpVariables
     from plait.journal.process import ProcessIdentity
     from plait.journal.shipping import Batch
     from plait.settings import Settings
@@ -117,6 +118,11 @@ class HttpBackend(Backend):
         from plait.backend.http_deployments import HttpDeployments
 
         return HttpDeployments(self)
+
+    def variables(self) -> HttpVariables:
+        from plait.backend.http_variables import HttpVariables
+
+        return HttpVariables(self)
 
     def ingest(
         self, batch: Batch, process: ProcessIdentity, rulings: list[tuple[str, Ruling]]

@@ -22,6 +22,7 @@ from plait.cli import (
     plugins,
     server,
     task_runs,
+    variables,
 )
 from plait.cli.render import console, err_console
 from plait.exceptions import PlaitError
@@ -67,6 +68,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(concurrency_limits.app, name="concurrency-limit")
 app.add_typer(deployments.app, name="deployment")
 app.add_typer(artifacts.app, name="artifact")
+app.add_typer(variables.app, name="variable")
 
 
 @app.callback()

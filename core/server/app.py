@@ -26,6 +26,7 @@ from plait.server.routes import (
     flow_runs,
     health,
     task_runs,
+    variables,
 )
 
 logger = logging.getLogger("plait.server")
@@ -93,6 +94,7 @@ def create_app(
         (concurrency_limits.router, Scope.READ),
         (cache.router, Scope.READ),
         (deployments.router, Scope.READ),
+        (variables.router, Scope.READ),
         (events.router, Scope.WRITE),
     ):
         app.include_router(

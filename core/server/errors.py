@@ -31,6 +31,8 @@ from plait.exceptions import (
     RunNotFoundError,
     StateRefusedError,
     StoreError,
+    VariableExistsError,
+    VariableNotFoundError,
 )
 from plait.schedules import ScheduleError
 
@@ -44,6 +46,8 @@ _STATUS: tuple[tuple[type[PlaitError], int], ...] = (
     (BlockNotFoundError, 404),
     (ConcurrencyLimitNotFoundError, 404),
     (DeploymentNotFoundError, 404),
+    (VariableNotFoundError, 404),
+    (VariableExistsError, 409),
     (BlockValidationError, 422),
     (EncryptionKeyError, 503),  # the server's own key is missing or wrong
     (BlockError, 409),  # exists already, in use, saved by another at the same moment

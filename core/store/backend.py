@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from plait.store.deployments import SqlDeployments
     from plait.store.limits import SqlConcurrencyLimits
     from plait.store.reads import SqlRunQueries
+    from plait.store.variables import SqlVariables
     from plait.store.writer import StoreRecorder, StoreWriter
 
 
@@ -69,6 +70,11 @@ class StoreBackend(Backend):
         from plait.store.limits import SqlConcurrencyLimits
 
         return SqlConcurrencyLimits(self.database)
+
+    def variables(self) -> SqlVariables:
+        from plait.store.variables import SqlVariables
+
+        return SqlVariables(self.database)
 
     def block_documents(self) -> SqlBlockDocuments:
         from plait.encryption import load_keyring

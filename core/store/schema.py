@@ -269,6 +269,18 @@ class BlockSecretReadRow(Base):
     read: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
+class VariableRow(Base):
+    """A variable (``plait.variables``): a JSON value saved under a name, for flows to read."""
+
+    __tablename__ = "variables"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    created: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class ConcurrencyLimitRow(Base):
     """A concurrency limit (``plait.backend.limits``): a number of slots shared by every
     process, named like the task tag it holds."""

@@ -160,6 +160,10 @@ def bad_arguments(ids: dict[str, str]) -> dict[tuple[str, ...], list[list[str]]]
         ],
         ("artifact", "ls"): [*limits, *outputs, ["extra"]],
         ("artifact", "inspect"): [[], ["missing"], ["missing", "--limit", "0"], *outputs],
+        ("variable", "ls"): [*outputs, ["extra"]],
+        ("variable", "get"): [[], ["missing"], ["Bad Name"], *outputs],
+        ("variable", "set"): [[], ["name"], ["Bad Name", "1"], ["name", "1", "--tag"]],
+        ("variable", "delete"): [[], ["missing"], ["Bad Name"]],
         ("example", "hello"): [["ada", "bob"], ["--bogus"]],  # the tests' example plugin
     }
 

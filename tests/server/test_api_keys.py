@@ -115,6 +115,8 @@ READ_ROUTES = [
         "/cache",
         "/deployments",
         "/deployments/{id}",
+        "/variables",
+        "/variables/{id}",
     )
 ]
 WRITE_ROUTES = [
@@ -135,6 +137,8 @@ WRITE_ROUTES = [
     ("POST", "/events"),
     ("PUT", "/deployments/{id}"),
     ("DELETE", "/deployments/{id}"),
+    ("PUT", "/variables/{id}"),
+    ("DELETE", "/variables/{id}"),
     ("POST", "/deployments/{id}/pause"),
     ("POST", "/deployments/{id}/resume"),
     ("POST", "/deployments/runs"),
