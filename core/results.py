@@ -77,15 +77,27 @@ class ResultOptions:
     validated when it is defined. Storage is resolved on first use (it may need the store or
     a plugin)."""
 
-    __slots__ = ("_serializer", "_storage", "owner", "persist", "storage")
+    __slots__ = ("_serializer", "_storage", "in_memory", "owner", "persist", "storage")
 
-    def __init__(self, persist: Any, storage: Any, serializer: Any, owner: str) -> None:
+    def __init__(
+        self, persist: Any, storage: Any, serializer: Any, owner: str, in_memory: Any = True
+    ) -> None:
         if persist is not None and not isinstance(persist, bool):
             raise InvalidOptionError(
                 f"{owner}: persist_result must be True, False or None; got {persist!r}."
             )
+        if not isinstance(in_memory, bool):
+            raise InvalidOptionError(
+                f"{owner}: cache_result_in_memory must be True or False; got {in_memory!r}."
+            )
+        if persist is False and not in_memory:
+            raise InvalidOptionError(
+                f"{owner}: cache_result_in_memory=False keeps only the persisted result, but "
+                "persist_result=False; drop one of them."
+            )
         self.owner = owner
-        if persist is None and (storage is not None or serializer is not None):
+        self.in_memory = in_memory  # False: the state reads the result back when asked
+        if persist is None and (storage is not None or serializer is not None or not in_memory):
             persist = True  # as in Prefect: choosing where or how to keep results keeps them
         self.persist: bool | None = persist
         self.storage = _check_storage(storage, owner)

@@ -55,11 +55,16 @@ class Task(Definition, Generic[P, R]):
             )
         if key_fn is not None:
             policy = caching.CacheKeyFn(key_fn)
-        self.caching_requested = policy is not None and policy is not caching.NO_CACHE
+        self.result_storage_key = opt.check_storage_key(
+            options.get("result_storage_key"), owner, self.signature.parameters
+        )
+        self.caching_requested = (policy is not None and policy is not caching.NO_CACHE) or (
+            self.result_storage_key is not None
+        )
         if self.caching_requested and self.results.persist is False:
             raise InvalidOptionError(
-                f"{owner}: a cache_policy or cache_key_fn needs persisted results, but "
-                "persist_result=False; drop one of them."
+                f"{owner}: a cache_policy, cache_key_fn or result_storage_key needs persisted "
+                "results, but persist_result=False; drop one of them."
             )
         self.cache_policy: caching.CachePolicy = policy or caching.DEFAULT
         self.cache_expiration = caching.check_cache_expiration(

@@ -133,6 +133,7 @@ class Definition:
             options.get("result_storage"),
             options.get("result_serializer"),
             owner,
+            options.get("cache_result_in_memory", True),
         )
         self._hooks: dict[StateType, tuple[Callable[..., Any], ...]] = {}
         for option in _HOOK_OPTIONS:
@@ -260,8 +261,11 @@ class Definition:
     @staticmethod
     def deliver(state: State, return_state: bool) -> Any:
         """What a call hands back: the state, the value, or the exception raised."""
-        if isinstance(state.data, BaseException) and not isinstance(state.data, Exception):
-            raise state.data
+        # An interruption (KeyboardInterrupt, SystemExit) propagates even with return_state.
+        # A completed state's value may stay in storage until it is asked for.
+        error = None if state.is_completed() else state.data
+        if isinstance(error, BaseException) and not isinstance(error, Exception):
+            raise error
         return state if return_state else state.result()
 
     def __reduce__(self) -> tuple[Any, ...]:

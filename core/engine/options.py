@@ -162,6 +162,41 @@ def check_run_name(
     return value
 
 
+_STORAGE_KEY_FIELDS = {
+    "flow_run": ("id", "name", "flow_name"),
+    "task_run": ("id", "name", "task_name"),
+}
+
+
+def check_storage_key(value: Any, owner: str, parameters: Iterable[str]) -> str | None:
+    """A ``result_storage_key`` template: a relative path over ``{parameters[name]}``,
+    ``{flow_run.name}`` (``id``, ``flow_name``) and ``{task_run.name}`` (``id``,
+    ``task_name``), checked here so a typo fails at import, not per run."""
+    if value is None:
+        return None
+    example = 'a relative path template such as "reports/{parameters[day]}.json"'
+    if not isinstance(value, str) or not value.strip("/") or value.startswith("/"):
+        raise _fail(owner, "result_storage_key", example, value)
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+    except ValueError as exc:
+        raise _fail(owner, "result_storage_key", f"a valid template ({exc})", value) from None
+    known = set(parameters)
+    for field in fields:
+        root, _, rest = field.partition(".")
+        if field.startswith("parameters[") and field.endswith("]") and field[11:-1] in known:
+            continue
+        if rest in _STORAGE_KEY_FIELDS.get(root, ()):
+            continue
+        raise InvalidOptionError(
+            f"{owner}: result_storage_key {value!r} refers to {{{field}}}; use "
+            f"{{parameters[name]}} with a parameter ({', '.join(sorted(known)) or 'none'}), "
+            "{flow_run.id}, {flow_run.name}, {flow_run.flow_name}, {task_run.id}, "
+            "{task_run.name} or {task_run.task_name}."
+        )
+    return value
+
+
 class RunOptions(TypedDict, total=False):
     """Options flows and tasks share (the reference list for ``@flow(...)`` and ``@task(...)``)."""
 
@@ -181,6 +216,7 @@ class RunOptions(TypedDict, total=False):
     persist_result: bool | None
     result_storage: Any  # a WritableFileSystem block, "slug/name", or a URL
     result_serializer: Any  # "pickle", "cloudpickle", "json" (+compression), or a Serializer
+    cache_result_in_memory: bool  # False: keep only the persisted result, read when needed
 
 
 class TaskOptions(RunOptions, total=False):
@@ -190,6 +226,7 @@ class TaskOptions(RunOptions, total=False):
     cache_key_fn: Callable[..., str | None] | None
     cache_expiration: Any  # a datetime.timedelta, or None for no expiry
     refresh_cache: bool
+    result_storage_key: str | None  # "{parameters[day]}.json": where the result goes (and its key)
 
 
 class FlowOptions(RunOptions, total=False):

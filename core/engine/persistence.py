@@ -14,10 +14,17 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 from plait.backend import get_backend
-from plait.caching import CacheContext, CacheKeyFn, UnhashableInputsError, task_identity
+from plait.caching import (
+    NO_CACHE,
+    CacheContext,
+    CacheKeyFn,
+    UnhashableInputsError,
+    task_identity,
+)
 from plait.context import flow_run_var
 from plait.engine.lifecycle import conclude
 from plait.exceptions import SerializationError
@@ -58,6 +65,8 @@ class Plan:
         except Exception as exc:  # storage that cannot be opened or written
             return Failed(exc, f"{what} could not be persisted: {type(exc).__name__}: {exc}")
         self.remember(ref)
+        if not self.definition.results.in_memory:  # cache_result_in_memory=False
+            return State.from_stored(StateType.COMPLETED, ref)
         return State(StateType.COMPLETED, None, value, ref)
 
     def remember(self, ref: ResultRef) -> None:
@@ -111,10 +120,34 @@ def plan_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan 
     """A task run's plan, with its cache key when caching applies."""
     if not task.results.enabled(implied=task.caching_requested):
         return None
+    if task.result_storage_key is not None:
+        return _storage_key_plan(task, task_run, args, kwargs)
     key = _cache_key(task, task_run, args, kwargs)
     if key is None:
         return Plan(task, task_run, f"task-runs/{task_run.id}")
     return Plan(task, task_run, f"cache/{key}", key, get_backend().cache_index())
+
+
+def _storage_key_plan(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan:
+    """The plan of a task with a ``result_storage_key``: its result goes where the rendered
+    template says, and (unless its policy is ``NO_CACHE``) a result already there, recorded
+    under that key, is reused, as in Prefect."""
+    bound = task.bind(args, kwargs)
+    bound.apply_defaults()
+    flow_context = flow_run_var.get()
+    assert task.result_storage_key is not None
+    path = task.result_storage_key.format(
+        parameters=bound.arguments,
+        flow_run=flow_context.flow_run if flow_context is not None else _NO_FLOW_RUN,
+        task_run=task_run,
+    )
+    if task.cache_policy is NO_CACHE:
+        return Plan(task, task_run, path)
+    key = hashlib.sha256(f"result_storage_key\0{path}".encode()).hexdigest()
+    return Plan(task, task_run, path, key, get_backend().cache_index())
+
+
+_NO_FLOW_RUN = SimpleNamespace(id=None, name=None, flow_name=None)  # a task called outside flows
 
 
 def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -36,6 +37,7 @@ from plait import (
     InvalidOptionError,
     PlaitError,
     ProcessPoolTaskRunner,
+    State,
     StateType,
     ThreadPoolTaskRunner,
     flow,
@@ -179,6 +181,67 @@ def test_choosing_result_storage_or_a_serializer_turns_persistence_on(tmp_path):
     states = in_flow(lambda: [t(return_state=True) for t in (stored, serialized, declined)])
     assert [state.result_ref is not None for state in states] == [True, True, False]
     assert (tmp_path / "kept" / states[0].result_ref.path).exists()
+
+
+def test_a_result_storage_key_says_where_the_result_goes_and_is_its_cache_key(tmp_path):
+    calls: list[str] = []
+    storage = LocalFileSystem(basepath=str(tmp_path / "kept"))
+
+    @task(result_storage_key="reports/{parameters[day]}-{flow_run.flow_name}.json",
+          result_storage=storage, result_serializer="json")  # fmt: skip
+    def report(day: str, verbose: bool = False) -> dict:
+        calls.append(day)
+        return {"day": day}
+
+    @flow
+    def nightly(day: str, verbose: bool = False) -> State:
+        return report(day, verbose, return_state=True).name
+
+    assert nightly("2024-01-31") == "Completed"
+    assert loads_any((tmp_path / "kept/reports/2024-01-31-nightly.json").read_bytes()) == {
+        "day": "2024-01-31"
+    }
+    assert nightly("2024-01-31", verbose=True) == "Cached", "the same key, in another flow run"
+    assert nightly("2024-02-01") == "Completed"
+    assert calls == ["2024-01-31", "2024-02-01"]
+    assert report.with_options(cache_policy=NO_CACHE)("2024-01-31") == {"day": "2024-01-31"}
+    assert calls[-1] == "2024-01-31", "NO_CACHE: written there, never read back"
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        ("{parameters[dya]}.json", "refers to {parameters[dya]}; use {parameters[name]}"),
+        ("{flow_run.colour}.json", "refers to {flow_run.colour}"),
+        ("/abs/{parameters[day]}", "a relative path template"),
+        ("{parameters[day]", "a valid template"),
+    ],
+)
+def test_a_bad_result_storage_key_is_refused_at_decoration(template, message):
+    with pytest.raises(InvalidOptionError, match=re.escape(message)):
+        task(result_storage_key=template)(lambda day: day)
+
+
+def test_cache_result_in_memory_false_reads_the_result_back_when_asked(tmp_path):
+    @task(cache_result_in_memory=False, result_storage=LocalFileSystem(basepath=str(tmp_path)))
+    def rows(n: int) -> list[int]:
+        return list(range(n))
+
+    @flow
+    def pipeline() -> tuple[list[int], str]:
+        kept, dropped = rows(5, return_state=True), rows(6, return_state=True)
+        (tmp_path / dropped.result_ref.path).unlink()
+        try:
+            dropped.result()
+        except Exception as exc:  # only the file held it
+            return kept.result(), type(exc).__name__
+        return kept.result(), "still in memory"
+
+    value, reading_the_deleted_one = pipeline()
+    assert value == [0, 1, 2, 3, 4]
+    assert reading_the_deleted_one != "still in memory"
+    with pytest.raises(InvalidOptionError, match="cache_result_in_memory=False keeps only"):
+        task(cache_result_in_memory=False, persist_result=False)(lambda: 1)
 
 
 def test_persist_by_default_setting_persists_without_the_option(monkeypatch):
