@@ -37,6 +37,7 @@ from plait.settings import Settings, load_settings
 from plait.states import FINAL_TYPES, StateType
 
 logger = logging.getLogger("plait.serve")
+_REMEMBERED_STARTS = 10_000  # started runs remembered, against starting one twice
 KILL_AFTER_SECONDS = 10.0  # a flow run process still alive this long after SIGTERM is killed
 
 
@@ -71,6 +72,10 @@ class ServingProcess:
             self.scheduler = SchedulerService(self.client, self.settings)
         self.identity = ProcessIdentity.current()
         self.children: dict[str, tuple[ClaimedRun, subprocess.Popen[bytes]]] = {}
+        # Runs started here, latest last: a claimed run is handed again while the store has
+        # it Pending, which it stays if its process's records are still on their way (in the
+        # spool, while the server is down); it must not start twice.
+        self.started: dict[str, None] = {}
         self.stopping = False
         self._hurry = False
         # stop() writes here to wake the loop: safe in a signal handler, unlike an Event's lock
@@ -108,7 +113,7 @@ class ServingProcess:
             for run in self.client.claim_deployment_runs(
                 [record.id for record in self.records], now, self.grace, room, self.identity
             )
-            if run.id not in self.children  # handed again, but started already
+            if run.id not in self.started  # handed again, but started already
         ]
         for run in claimed:
             self._start(run)
@@ -178,6 +183,9 @@ class ServingProcess:
             [sys.executable, "-m", "plait.workers.execute", run.id], start_new_session=True
         )
         self.children[run.id] = (run, process)
+        self.started[run.id] = None
+        if len(self.started) > _REMEMBERED_STARTS:
+            del self.started[next(iter(self.started))]
 
     def _finish(self, run: ClaimedRun, state: StateType, message: str) -> None:
         """Leave ``run`` in ``state`` if its process ended before recording a final one."""

@@ -191,6 +191,21 @@ def test_runs_claimed_before_are_delivered_again_only_to_their_claimer(store):
     assert client.read_flow_run(run_id).state is StateType.PENDING
 
 
+def test_a_run_handed_again_after_its_process_ended_is_not_started_twice(store, monkeypatch):
+    client = store.client
+    serving = ServingProcess([greet.to_deployment("greet")], client=client)
+    _ask(client, "greet", T0, day="2026-12-01")
+    [started] = serving.tick(T0)
+    _wait(serving)
+    # The store hands a claimed run again while it has it Pending, as when the run's own
+    # records are still in its process's spool (the server was down): hand it again.
+    monkeypatch.setattr(client, "claim_deployment_runs", lambda *args: [started])
+
+    assert serving.tick(T0) == []
+    assert serving.children == {}
+    assert client.read_flow_run(started.id).run_count == 1
+
+
 def test_a_claimed_run_cancelled_before_its_process_starts_it_is_not_run(store):
     client = store.client
     record = client.save_deployment(greet.to_deployment("greet"))
