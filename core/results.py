@@ -145,6 +145,40 @@ class ResultOptions:
         return self._storage
 
 
+@dataclass(frozen=True)
+class ResultRecord:
+    """A stored result read by key (``ResultStore.read``): the key, and the value."""
+
+    key: str
+    result: Any
+
+
+class ResultStore:
+    """Stored results by key, as Prefect's ``ResultStore``: for a result a task wrote under
+    its ``result_storage_key``, ``ResultStore().read("reports/2024-01-31.json").result``.
+    ``result_storage`` is the flow's or task's (default: ``$PLAIT_HOME/results``)."""
+
+    def __init__(self, result_storage: Any = None) -> None:
+        self._options = ResultOptions(True, result_storage, None, "ResultStore()")
+
+    def _ref(self, key: str) -> ResultRef:
+        if not isinstance(key, str) or not key:
+            raise ParameterError(
+                f"ResultStore: key must be a result's path in the storage, such as "
+                f"'reports/2024-01-31.json'; got {key!r}."
+            )
+        storage, spec = self._options.open()
+        return ResultRef(spec, key, "", storage)
+
+    def exists(self, key: str) -> bool:
+        """Whether a result is stored under ``key``."""
+        return self._ref(key).exists()
+
+    def read(self, key: str) -> ResultRecord:
+        """The result stored under ``key``; ``FileNotFoundError`` if there is none."""
+        return ResultRecord(key, self._ref(key).load())
+
+
 def write_artifact(name: str, value: Any, description: str | None = None) -> ResultRef:
     """Keep ``value`` (JSON data: a report, a tool's output files) with the results of the
     flow run in progress, at ``artifacts/<flow run id>/<name>`` in the flow's result storage,

@@ -46,7 +46,7 @@ from plait import (
 from plait.blocks import LocalFileSystem
 from plait.caching import DEFAULT, INPUTS, NO_CACHE, TASK_SOURCE
 from plait.exceptions import ParameterError
-from plait.results import ResultRef
+from plait.results import ResultRef, ResultStore
 from plait.serializers import loads_any
 from plait.store.database import open_database
 from plait.store.schema import CacheRecordRow
@@ -206,6 +206,22 @@ def test_a_result_storage_key_says_where_the_result_goes_and_is_its_cache_key(tm
     assert calls == ["2024-01-31", "2024-02-01"]
     assert report.with_options(cache_policy=NO_CACHE)("2024-01-31") == {"day": "2024-01-31"}
     assert calls[-1] == "2024-01-31", "NO_CACHE: written there, never read back"
+
+
+def test_a_result_store_reads_a_stored_result_by_its_key(tmp_path):
+    storage = LocalFileSystem(basepath=str(tmp_path / "kept"))
+
+    @task(result_storage_key="totals/{parameters[day]}", result_storage=storage)
+    def total(day: str) -> dict:
+        return {"day": day, "total": 7}
+
+    total("2024-01-31")
+    store = ResultStore(result_storage=storage)
+    assert store.exists("totals/2024-01-31")
+    assert store.read("totals/2024-01-31").result == {"day": "2024-01-31", "total": 7}
+    assert not store.exists("totals/2024-02-01")
+    with pytest.raises(FileNotFoundError):
+        store.read("totals/2024-02-01")
 
 
 @pytest.mark.parametrize(
