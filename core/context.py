@@ -38,10 +38,19 @@ class FlowRunContext:
     # the id stays its own: a flow that returns one ends in that task run's final state.
     unfinished_states: dict[int, tuple[State, PlaitFuture]] = field(default_factory=dict)
     _task_counters: dict[str, itertools.count] = field(default_factory=dict)
+    _worker_copy: FlowRun | None = None
 
     @property
     def run(self) -> FlowRun:
         return self.flow_run
+
+    def flow_run_for_workers(self) -> FlowRun:
+        """The copy of the flow run sent with each remote task run (``FlowRun.for_worker``),
+        made once per attempt rather than once per task run."""
+        copy = self._worker_copy
+        if copy is None or copy.run_count != self.flow_run.run_count:
+            copy = self._worker_copy = self.flow_run.for_worker()
+        return copy
 
     @classmethod
     def get(cls) -> FlowRunContext | None:

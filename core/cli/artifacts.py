@@ -4,7 +4,7 @@ run are in ``plait flow-run inspect``)."""
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -77,23 +77,29 @@ def inspect_artifact(
         print_table(artifacts_table(versions), whole=("Key",))
 
 
+def _held(artifact: ArtifactRecord, kind: str, types: type | tuple[type, ...]) -> Any:
+    """What a ``kind`` artifact holds under its own key (``"markdown"`` for a markdown
+    one), or None if it is another kind or holds something else (another client's)."""
+    value = artifact.data.get(kind) if artifact.type == kind else None
+    return value if isinstance(value, types) else None
+
+
 def summary(artifact: ArtifactRecord) -> str:
     """One line saying what an artifact holds."""
     data = artifact.data
     if artifact.type == "file":
         path = data.get("path", "")
         return f"{data['storage']}: {path}" if data.get("storage") else path
-    if artifact.type == "markdown":
-        first = next((line for line in data["markdown"].splitlines() if line.strip()), "")
+    if (markdown := _held(artifact, "markdown", str)) is not None:
+        first = next((line for line in markdown.splitlines() if line.strip()), "")
         return first if len(first) <= 60 else first[:57] + "..."
-    if artifact.type == "table":
-        table = data["table"]
+    if (table := _held(artifact, "table", (list, dict))) is not None:
         rows = len(next(iter(table.values()), [])) if isinstance(table, dict) else len(table)
         return f"{rows:,} rows"
-    if artifact.type == "link":
-        return data["link"]
-    if artifact.type == "progress":
-        return f"{data['progress']:g}%"
+    if (link := _held(artifact, "link", str)) is not None:
+        return link
+    if (progress := _held(artifact, "progress", (int, float))) is not None:
+        return f"{progress:g}%"
     return json.dumps(data)[:60]
 
 
@@ -108,15 +114,14 @@ def artifacts_table(artifacts: list[ArtifactRecord]) -> Table:
 
 
 def _rendered(artifact: ArtifactRecord) -> Markdown | Table | Text:
-    data = artifact.data
-    if artifact.type == "markdown":
+    if (markdown := _held(artifact, "markdown", str)) is not None:
         from rich.markdown import Markdown
 
-        return Markdown(data["markdown"])
-    if artifact.type == "table":
-        return _table(data["table"])
-    if artifact.type == "link":
-        return Text(f"{data.get('link_text') or data['link']}: {data['link']}")
+        return Markdown(markdown)
+    if (table := _held(artifact, "table", (list, dict))) is not None:
+        return _table(table)
+    if (link := _held(artifact, "link", str)) is not None:
+        return Text(f"{artifact.data.get('link_text') or link}: {link}")
     return Text(summary(artifact))
 
 

@@ -32,7 +32,7 @@ def collect_upstream(value: Any, found: list[Any]) -> None:
     elif type(value) is allow_failure:
         inner: list[Any] = []
         collect_upstream(value.value, inner)
-        found.extend(allow_failure(item) for item in inner)
+        found.extend(item if type(item) is allow_failure else allow_failure(item) for item in inner)
     elif isinstance(value, _SEQUENCES):
         for item in value:
             if type(item) not in _ATOMS:
@@ -65,7 +65,7 @@ def state_of(upstream: PlaitFuture | State | allow_failure) -> State:
     return upstream.state
 
 
-def upstream_failure(upstream: list[PlaitFuture | State]) -> State | None:
+def upstream_failure(upstream: list[Any]) -> State | None:
     """A Failed state naming the first upstream that did not complete, or None if all did."""
     for item in upstream:
         if type(item) is allow_failure or type(item) is quote:

@@ -128,6 +128,9 @@ def plan_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan 
     return Plan(task, task_run, f"cache/{key}", key, get_backend().cache_index())
 
 
+_NO_FLOW_RUN = SimpleNamespace(id=None, name=None, flow_name=None)  # a task called outside flows
+
+
 def _storage_key_plan(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan:
     """The plan of a task with a ``result_storage_key``: its result goes where the rendered
     template says, and (unless its policy is ``NO_CACHE``) a result already there, recorded
@@ -145,9 +148,6 @@ def _storage_key_plan(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) 
         return Plan(task, task_run, path)
     key = hashlib.sha256(f"result_storage_key\0{path}".encode()).hexdigest()
     return Plan(task, task_run, path, key, get_backend().cache_index())
-
-
-_NO_FLOW_RUN = SimpleNamespace(id=None, name=None, flow_name=None)  # a task called outside flows
 
 
 def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str | None:

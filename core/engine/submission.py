@@ -170,7 +170,7 @@ def _submit_remote(
     keyed: Callable[[State], None] | None,
 ) -> None:
     flow_context = context.run(flow_run_var.get)
-    flow_run = None if flow_context is None else flow_context.flow_run.for_worker()
+    flow_run = None if flow_context is None else flow_context.flow_run_for_workers()
     remote = RemoteTaskCall(task, future.task_run, args, kwargs, log_prints, plan, flow_run)
     try:
         runner_future = context.run(runner.submit, remote)
