@@ -59,7 +59,7 @@ class PlaitFuture:
 
         Raises ``TimeoutError`` if the run is not final within ``timeout`` seconds.
         """
-        return self._future.result(timeout).result(raise_on_failure)
+        return self._future.result(timeout).outcome(raise_on_failure)
 
     def add_done_callback(self, fn: Callable[[PlaitFuture], Any]) -> None:
         """Call ``fn(future)`` once the run is final (at once if it already is)."""
@@ -78,7 +78,7 @@ class PlaitFuture:
 
     def __await__(self) -> Generator[Any, None, Any]:
         state = yield from asyncio.wrap_future(self._future).__await__()
-        return state.result()
+        return state.outcome()
 
     def __repr__(self) -> str:
         return f"PlaitFuture({self.task_run.name!r}, state={self.state!r})"

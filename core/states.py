@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import enum
+import inspect
+import sys
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
@@ -55,6 +57,7 @@ class _Unloaded(enum.Enum):
 
 
 R = TypeVar("R")
+_ASYNC_CODE = inspect.CO_COROUTINE | inspect.CO_ASYNC_GENERATOR
 
 
 class State(Generic[R]):
@@ -102,18 +105,33 @@ class State(Generic[R]):
     def name(self) -> str:
         return self.type.value
 
-    @overload
-    def result(self, raise_on_failure: Literal[True] = True) -> R: ...
-
-    @overload
-    def result(self, raise_on_failure: bool) -> R | BaseException: ...
-
-    def result(self, raise_on_failure: bool = True) -> R | BaseException:
+    def result(self, raise_on_failure: bool = True, _sync: bool | None = None) -> Any:
         """Return the run's value, or raise the exception that ended it.
 
-        With ``raise_on_failure=False`` the exception of an unsuccessful run is returned
-        instead of raised.
+        Called from the body of an ``async def``, it returns an awaitable instead, so that
+        ``await state.result()`` works there as in Prefect; ``_sync=True`` asks for the
+        value anyway, ``_sync=False`` for the awaitable. With ``raise_on_failure=False``
+        the exception of an unsuccessful run is returned instead of raised.
         """
+        if _sync is None:
+            _sync = not sys._getframe(1).f_code.co_flags & _ASYNC_CODE
+        if _sync:
+            return self.outcome(raise_on_failure)
+        return self.aresult(raise_on_failure)
+
+    async def aresult(self, raise_on_failure: bool = True) -> R | BaseException:
+        """``result()`` as a coroutine, for async code."""
+        return self.outcome(raise_on_failure)
+
+    @overload
+    def outcome(self, raise_on_failure: Literal[True] = True) -> R: ...
+
+    @overload
+    def outcome(self, raise_on_failure: bool) -> R | BaseException: ...
+
+    def outcome(self, raise_on_failure: bool = True) -> R | BaseException:
+        """``result()`` in sync code: the value, or the exception raised (or returned with
+        ``raise_on_failure=False``), wherever it is called from."""
         if self.type in _SUCCESS_TYPES:
             return self.data
         if self.type not in FINAL_TYPES:

@@ -266,7 +266,7 @@ class Definition:
         error = None if state.is_completed() else state.data
         if isinstance(error, BaseException) and not isinstance(error, Exception):
             raise error
-        return state if return_state else state.result()
+        return state if return_state else state.outcome()
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (_rebuild, (type(self), self.fn, self._options))

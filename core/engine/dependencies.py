@@ -87,7 +87,7 @@ def substitute(value: Any) -> Any:
         return value
     if isinstance(value, PlaitFuture | State):  # an unsuccessful one: under allow_failure
         state = value.state if isinstance(value, PlaitFuture) else value
-        return state.data if state.is_completed() else state.result(raise_on_failure=False)
+        return state.data if state.is_completed() else state.outcome(raise_on_failure=False)
     if type(value) is quote:
         return value.value
     if type(value) is allow_failure:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import pytest
@@ -24,6 +25,8 @@ from plait import (
     Skipped,
     StateType,
     TimedOut,
+    flow,
+    task,
 )
 
 
@@ -98,3 +101,36 @@ def test_states_tasks_and_flows_take_type_parameters_for_hints():
     assert checked(count(return_state=True)) == 3
     assert (State[int].__origin__, Task[..., int].__origin__) == (State, Task)
     assert Flow[[str], int].__args__[-1] is int
+
+
+def test_state_result_is_awaited_in_async_code_and_called_in_sync_code(recorder):
+    @task
+    def double(x: int) -> int:
+        return 2 * x
+
+    @task
+    def boom() -> None:
+        raise ValueError("bad row")
+
+    def read(state):  # a sync helper, called from async code, gets the value
+        return state.result()
+
+    @flow
+    async def pipeline() -> tuple:
+        state = double(2, return_state=True)
+        failed = boom(return_state=True)
+        error = await failed.result(raise_on_failure=False)
+        return (
+            await state.result(), read(state), state.result(_sync=True),
+            await state.aresult(), type(error),
+        )  # fmt: skip
+
+    assert asyncio.run(pipeline()) == (4, 4, 4, 4, ValueError)
+
+    @flow
+    def sync_pipeline() -> int:
+        return double(3, return_state=True).result()
+
+    assert sync_pipeline() == 6
+    with pytest.raises(ValueError, match="bad row"):
+        asyncio.run(Failed(ValueError("bad row")).aresult())
