@@ -73,12 +73,14 @@ def generate_run_names(count: int) -> list[str]:
 
 @dataclass(slots=True, frozen=True)
 class StateRecord:
-    """A state a run entered; ``detail`` is the traceback of a failure."""
+    """A state a run entered; ``detail`` is the traceback of a failure, ``name`` the name it
+    was given if not its type's (``Completed(name="NoNewRows")``)."""
 
     type: StateType
     message: str | None
     detail: str | None
     timestamp: datetime
+    name: str | None = None
 
 
 @dataclass(slots=True, frozen=True, kw_only=True)
@@ -97,6 +99,7 @@ class RunRecord:
     run_count: int
     result: dict[str, Any] | None = None  # where a persisted result is (see Client.read_result)
     states: tuple[StateRecord, ...] = ()
+    state_name: str | None = None  # the current state's own name, if not its type's
 
     @property
     def duration(self) -> float | None:

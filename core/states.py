@@ -8,7 +8,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any, Generic, Literal, Protocol, TypeVar, overload
 
-from plait.exceptions import CancelledRunError, CrashedRunError, PlaitError
+from plait.exceptions import CancelledRunError, CrashedRunError, InvalidOptionError, PlaitError
 
 
 class StateType(enum.StrEnum):
@@ -68,9 +68,13 @@ class State(Generic[R]):
     one; ``result()`` hands back the first and raises the second. A persisted result also
     has ``result_ref``, where it is stored; a state made from that reference alone (a cache
     hit) reads the value from storage the first time ``data`` is asked for.
+
+    ``name`` is the type's name unless the state is given its own, as in
+    ``Completed(name="NoNewRows")``: the run store and the CLI show it, while the type
+    decides what the state means.
     """
 
-    __slots__ = ("_data", "message", "result_ref", "timestamp", "type")
+    __slots__ = ("_data", "_name", "message", "result_ref", "timestamp", "type")
 
     def __init__(
         self,
@@ -78,17 +82,21 @@ class State(Generic[R]):
         message: str | None = None,
         data: Any = None,
         result_ref: StoredResult | None = None,
+        name: str | None = None,
     ) -> None:
         self.type = type
+        self._name = None if name is None else _checked_name(name)
         self.message = message
         self._data = data
         self.result_ref = result_ref
         self.timestamp = datetime.now(UTC)
 
     @classmethod
-    def from_stored(cls, type: StateType, ref: StoredResult, message: str | None = None) -> State:
+    def from_stored(
+        cls, type: StateType, ref: StoredResult, message: str | None = None, name: str | None = None
+    ) -> State:
         """A successful state whose value stays in storage until it is needed."""
-        return cls(type, message, _Unloaded.TOKEN, ref)
+        return cls(type, message, _Unloaded.TOKEN, ref, name)
 
     @property
     def data(self) -> Any:
@@ -103,7 +111,12 @@ class State(Generic[R]):
 
     @property
     def name(self) -> str:
-        return self.type.value
+        return self.type.value if self._name is None else self._name
+
+    @property
+    def custom_name(self) -> str | None:
+        """The state's own name, or None if it goes by its type's."""
+        return self._name
 
     def result(self, raise_on_failure: bool = True, _sync: bool | None = None) -> Any:
         """Return the run's value, or raise the exception that ended it.
@@ -199,58 +212,81 @@ class State(Generic[R]):
         return self.type in UNSUCCESSFUL_TYPES
 
     def __repr__(self) -> str:
-        return f"{self.name}({self.message!r})" if self.message else f"{self.name}()"
+        shown = [repr(self.message)] if self.message else []
+        if self.custom_name is not None:
+            shown.append(f"type={self.type.value}")
+        return f"{self.name}({', '.join(shown)})"
 
 
-def Scheduled(message: str | None = None) -> State:
-    return State(StateType.SCHEDULED, message)
+_NAME_LIMIT = 255  # a String(255) column in the run store
 
 
-def Late(message: str | None = None) -> State:
-    return State(StateType.LATE, message)
+def _checked_name(name: Any) -> str:
+    if not isinstance(name, str) or not name.strip() or len(name) > _NAME_LIMIT:
+        raise InvalidOptionError(
+            f"A state's name must be a non-empty string of at most {_NAME_LIMIT} characters, "
+            f'such as Completed(name="NoNewRows"); got {name!r}.'
+        )
+    return name
 
 
-def Pending(message: str | None = None) -> State:
-    return State(StateType.PENDING, message)
+def Scheduled(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.SCHEDULED, message, name=name)
 
 
-def Running(message: str | None = None) -> State:
-    return State(StateType.RUNNING, message)
+def Late(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.LATE, message, name=name)
 
 
-def Retrying(message: str | None = None) -> State:
-    return State(StateType.RETRYING, message)
+def Pending(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.PENDING, message, name=name)
 
 
-def Cancelling(message: str | None = None) -> State:
-    return State(StateType.CANCELLING, message)
+def Running(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.RUNNING, message, name=name)
 
 
-def Completed(data: Any = None, message: str | None = None) -> State:
-    return State(StateType.COMPLETED, message, data)
+def Retrying(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.RETRYING, message, name=name)
 
 
-def Cached(data: Any = None, message: str | None = None) -> State:
-    return State(StateType.CACHED, message, data)
+def Cancelling(message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.CANCELLING, message, name=name)
 
 
-def Failed(data: BaseException | None = None, message: str | None = None) -> State:
-    return State(StateType.FAILED, message, data)
+def Completed(data: Any = None, message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.COMPLETED, message, data, name=name)
 
 
-def TimedOut(data: BaseException | None = None, message: str | None = None) -> State:
-    return State(StateType.TIMED_OUT, message, data)
+def Cached(data: Any = None, message: str | None = None, name: str | None = None) -> State:
+    return State(StateType.CACHED, message, data, name=name)
 
 
-def Crashed(data: BaseException | None = None, message: str | None = None) -> State:
-    return State(StateType.CRASHED, message, data)
+def Failed(
+    data: BaseException | None = None, message: str | None = None, name: str | None = None
+) -> State:
+    return State(StateType.FAILED, message, data, name=name)
 
 
-def Cancelled(data: BaseException | None = None, message: str | None = None) -> State:
-    return State(StateType.CANCELLED, message, data)
+def TimedOut(
+    data: BaseException | None = None, message: str | None = None, name: str | None = None
+) -> State:
+    return State(StateType.TIMED_OUT, message, data, name=name)
 
 
-def Skipped(message: str | None = None) -> State:
+def Crashed(
+    data: BaseException | None = None, message: str | None = None, name: str | None = None
+) -> State:
+    return State(StateType.CRASHED, message, data, name=name)
+
+
+def Cancelled(
+    data: BaseException | None = None, message: str | None = None, name: str | None = None
+) -> State:
+    return State(StateType.CANCELLED, message, data, name=name)
+
+
+def Skipped(message: str | None = None, name: str | None = None) -> State:
     """Never ran because something it depends on did not succeed (a dbt node downstream of
     a failure, say). Final, and without a result."""
-    return State(StateType.SKIPPED, message)
+    return State(StateType.SKIPPED, message, name=name)

@@ -90,7 +90,8 @@ def list_flow_runs(
         deployment = [names.get(run.deployment_id or "", ""), format_time(run.scheduled_time)]
         table.add_row(
             run.id, run.name, run.flow_name, *(deployment if deployed else []),
-            state_text(run.state), format_time(run.start_time), format_duration(run.duration),
+            state_text(run.state, run.state_name), format_time(run.start_time),
+            format_duration(run.duration),
         )  # fmt: skip
     print_table(table, whole=("ID", "Name", "Flow", "Started", "Scheduled"))
     options = {"--flow": flow, "--state": state, "--tag": tag, "--limit": str(limit)}
@@ -152,7 +153,8 @@ def inspect_flow_run(
 
 
 def _summary(run: FlowRunRecord) -> Table:
-    message = Text.assemble(state_text(run.state), f"  {run.state_message or ''}".rstrip())
+    state = state_text(run.state, run.state_name)
+    message = Text.assemble(state, f"  {run.state_message or ''}".rstrip())
     rows = [
         ("Flow run", f"{run.name}  ({run.id})"),
         ("Flow", run.flow_name),
@@ -174,7 +176,8 @@ def _summary(run: FlowRunRecord) -> Table:
 def _states_table(run: FlowRunRecord) -> Table:
     table = Table("Time", "State", "Message", title="States", title_justify="left", box=None)
     for state in run.states:
-        table.add_row(format_time(state.timestamp), state_text(state.type), state.message or "")
+        shown = state_text(state.type, state.name)
+        table.add_row(format_time(state.timestamp), shown, state.message or "")
     return table
 
 
@@ -183,7 +186,7 @@ def _task_runs_table(task_runs: list[TaskRunRecord]) -> Table:
     for task_run in task_runs:
         table.add_row(
             task_run.name,
-            state_text(task_run.state),
+            state_text(task_run.state, task_run.state_name),
             str(task_run.run_count),
             format_duration(task_run.duration),
             task_run.state_message or "",
@@ -218,7 +221,7 @@ def _node_names(nodes: list[TaskGraphNode]) -> dict[str, str]:
 def _graph_tree(run: FlowRunRecord, nodes: list[TaskGraphNode]) -> Tree:
     """The task graph as a tree: each node under the nodes it waited on. A node that
     waited on several appears in full under the first, and as a reference under the rest."""
-    tree = Tree(Text.assemble((run.name, "bold"), "  ", state_text(run.state)))
+    tree = Tree(Text.assemble((run.name, "bold"), "  ", state_text(run.state, run.state_name)))
     if not nodes:
         tree.add(Text("no task runs", style="dim"))
         return tree

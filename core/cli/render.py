@@ -47,10 +47,13 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
 
 
-def state_text(state: StateType | None) -> Text:
+def state_text(state: StateType | None, name: str | None = None) -> Text:
+    """A state in its colour; one given its own ``name`` shows it, then its type."""
     if state is None:
         return Text("-")
-    return Text(state.value, style=STATE_STYLES[state])
+    if name is None:
+        return Text(state.value, style=STATE_STYLES[state])
+    return Text.assemble((name, STATE_STYLES[state]), (f" ({state.value})", "dim"))
 
 
 def format_time(moment: datetime | None) -> str:

@@ -53,7 +53,7 @@ def list_task_runs(
             task_run.id,
             task_run.name,
             task_run.task_name,
-            state_text(task_run.state),
+            state_text(task_run.state, task_run.state_name),
             str(task_run.run_count),
             format_time(task_run.start_time),
             format_duration(task_run.duration),

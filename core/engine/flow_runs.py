@@ -304,7 +304,7 @@ def _as_ruled(flow_run: FlowRun, state: State) -> State:
     return held
 
 
-def _persist(flow: Flow, flow_run: FlowRun) -> Callable[[Any], State] | None:
+def _persist(flow: Flow, flow_run: FlowRun) -> Callable[[State], State] | None:
     plan = plan_flow(flow, flow_run)
     return plan.persist if plan is not None else None
 

@@ -77,7 +77,7 @@ Steps = Generator[_Call | Sleep | Hook, Outcome | None, State]
 
 
 def lifecycle(
-    definition: Definition, run: Run, persist: Callable[[Any], State] | None = None
+    definition: Definition, run: Run, persist: Callable[[State], State] | None = None
 ) -> Steps:
     """Running → (Retrying → Running)* → a final state, then that state's hooks. With
     ``persist``, a completed run's value is persisted before its Completed state is entered
@@ -107,7 +107,7 @@ def lifecycle(
                 state = _state_from(interruption, definition, run)
                 break
     if persist is not None and state.type is StateType.COMPLETED and state.result_ref is None:
-        state = persist(state.data)
+        state = persist(state)
     return (yield from finish(definition, run, state))
 
 

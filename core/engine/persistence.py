@@ -15,7 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from plait.backend import get_backend
 from plait.caching import (
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from plait.engine.runs import Run, TaskRun
     from plait.tasks import Task
 
-Persist = Callable[[Any], State]
+Persist = Callable[[State], State]
 
 _warned_unhashable: set[str] = set()
 
@@ -53,9 +53,11 @@ class Plan:
     key: str | None = None
     cache: CacheIndex | None = None
 
-    def persist(self, value: Any) -> State:
-        """Write the result, then its cache record; the Completed state that points at it is
-        entered after. A value the serializer cannot handle fails the run, clearly."""
+    def persist(self, completed: State) -> State:
+        """Write the result of ``completed``, then its cache record; the Completed state that
+        points at it (with ``completed``'s message and name) is entered after. A value the
+        serializer cannot handle fails the run, clearly."""
+        value = completed.data
         what = f"{self.definition.kind_label} {self.definition.name!r} result"
         try:
             ref = self.definition.results.write(value, self.path)
@@ -65,9 +67,10 @@ class Plan:
         except Exception as exc:  # storage that cannot be opened or written
             return Failed(exc, f"{what} could not be persisted: {type(exc).__name__}: {exc}")
         self.remember(ref)
+        message, name = completed.message, completed.custom_name
         if not self.definition.results.in_memory:  # cache_result_in_memory=False
-            return State.from_stored(StateType.COMPLETED, ref)
-        return State(StateType.COMPLETED, None, value, ref)
+            return State.from_stored(StateType.COMPLETED, ref, message, name)
+        return State(StateType.COMPLETED, message, value, ref, name)
 
     def remember(self, ref: ResultRef) -> None:
         """Record ``ref`` under this plan's cache key (and release the key's lock); a

@@ -61,11 +61,12 @@ class Run:
             StateChanged(
                 self.kind,
                 self.id,
-                state.name,
+                state.type.value,
                 state.timestamp,
                 state.message,
                 detail,
                 None if ref is None else ref.to_json(),
+                state.custom_name,
             )
         )
         return state

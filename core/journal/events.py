@@ -57,6 +57,7 @@ class StateChanged:
     message: str | None = None
     detail: str | None = None
     result: dict[str, Any] | None = None  # where a persisted result is (a ResultRef's JSON)
+    name: str | None = None  # the state's own name, if not its type's: Completed(name="...")
 
 
 Event = RunCreated | StateChanged | LogRecord | RunResumed | ArtifactRecord

@@ -95,7 +95,7 @@ class MemoryRecorder(Recorder):
 def _record(created: RunCreated, changes: list[StateChanged]) -> FlowRunRecord | TaskRunRecord:
     """A run's record from its events, with the fields the run store derives the same way."""
     states = tuple(
-        StateRecord(StateType(c.state), c.message, c.detail, c.timestamp) for c in changes
+        StateRecord(StateType(c.state), c.message, c.detail, c.timestamp, c.name) for c in changes
     )
     last = states[-1] if states else None
     fields = {
@@ -103,6 +103,7 @@ def _record(created: RunCreated, changes: list[StateChanged]) -> FlowRunRecord |
         "name": created.name,
         "state": last.type if last else None,
         "state_message": last.message if last else None,
+        "state_name": last.name if last else None,
         "tags": created.tags,
         "parent_task_run_id": created.parent_task_run_id,
         "created": created.timestamp,

@@ -103,7 +103,7 @@ def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: dat
     marked = connection.execute(
         flow_runs.update()
         .where(flow_runs.c.id == row.id, flow_runs.c.state_type == row.state_type)
-        .values(state_type=ended, state_message=message, end_time=now)
+        .values(state_type=ended, state_message=message, state_name=None, end_time=now)
     )
     if marked.rowcount != 1:  # another reader marked it first, or it just finished
         return False
@@ -117,7 +117,7 @@ def _mark_crashed(connection: Connection, row: _Candidate, reason: str, now: dat
         connection.execute(
             task_runs.update()
             .where(task_runs.c.id.in_(orphans))
-            .values(state_type=ended, state_message=task_message, end_time=now)
+            .values(state_type=ended, state_message=task_message, state_name=None, end_time=now)
         )
     states = [_ended_state(row.id, message, now, ended)]
     states += [_ended_state(task_run_id, task_message, now, ended) for task_run_id in orphans]

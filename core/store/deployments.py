@@ -386,7 +386,7 @@ def _move(
             flow_runs.update()
             .where(flow_runs.c.id.in_(ids[start : start + _CHUNK]),
                    flow_runs.c.state_type.in_(states))
-            .values(state_type=to, state_message=message, **values)
+            .values(state_type=to, state_message=message, state_name=None, **values)
             .returning(flow_runs.c.id)
         ).scalars().all()  # fmt: skip
     if moved:

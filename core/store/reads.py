@@ -375,7 +375,9 @@ def _states(connection: Any, run_ids: Any) -> dict[str, tuple[StateRecord, ...]]
     query = sa.select(run_states).where(run_states.c.run_id.in_(run_ids)).order_by(run_states.c.id)
     for row in connection.execute(query).mappings():
         found.setdefault(row["run_id"], []).append(
-            StateRecord(StateType(row["type"]), row["message"], row["detail"], row["timestamp"])
+            StateRecord(
+                StateType(row["type"]), row["message"], row["detail"], row["timestamp"], row["name"]
+            )
         )
     return {run_id: tuple(states) for run_id, states in found.items()}
 
@@ -386,6 +388,7 @@ def _run_fields(row: Any, states: tuple[StateRecord, ...]) -> dict[str, Any]:
         "name": row["name"],
         "state": StateType(row["state_type"]) if row["state_type"] else None,
         "state_message": row["state_message"],
+        "state_name": row["state_name"],
         "tags": tuple(row["tags"]),
         "parent_task_run_id": row["parent_task_run_id"],
         "created": row["created"],

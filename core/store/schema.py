@@ -64,6 +64,7 @@ class FlowRunRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     state_type: Mapped[str | None] = mapped_column(String(16), index=True)
     state_message: Mapped[str | None] = mapped_column(Text)
+    state_name: Mapped[str | None] = mapped_column(String(255))  # if not its type's
     parameters: Mapped[dict[str, Any]] = mapped_column(JSON)
     tags: Mapped[list[str]] = mapped_column(JSON)
     parent_flow_run_id: Mapped[str | None] = mapped_column(ID, index=True)
@@ -96,6 +97,7 @@ class TaskRunRow(Base):
     name: Mapped[str] = mapped_column(String(255))
     state_type: Mapped[str | None] = mapped_column(String(16))
     state_message: Mapped[str | None] = mapped_column(Text)
+    state_name: Mapped[str | None] = mapped_column(String(255))  # if not its type's
     tags: Mapped[list[str]] = mapped_column(JSON)
     map_index: Mapped[int | None] = mapped_column(Integer)
     map_id: Mapped[str | None] = mapped_column(ID)  # the .map call the run is part of
@@ -108,7 +110,8 @@ class TaskRunRow(Base):
 
 
 class RunStateRow(Base):
-    """One state a flow run or task run entered; ``detail`` holds a failure's traceback."""
+    """One state a flow run or task run entered; ``detail`` holds a failure's traceback and
+    ``name`` a name the state was given (``Completed(name="NoNewRows")``)."""
 
     __tablename__ = "run_states"
 
@@ -118,6 +121,7 @@ class RunStateRow(Base):
     message: Mapped[str | None] = mapped_column(Text)
     detail: Mapped[str | None] = mapped_column(Text)
     timestamp: Mapped[datetime] = mapped_column(UTCDateTime)
+    name: Mapped[str | None] = mapped_column(String(255))  # its own name, if not its type's
 
 
 class TaskRunUpstreamRow(Base):

@@ -48,15 +48,16 @@ logger = logging.getLogger("plait.store")
 
 # Column order of the rows the writer builds (positional parameters bind fastest).
 RUN_COLUMNS = ("id", "name", "state_type", "state_message", "tags", "parent_task_run_id",
-               "created", "start_time", "end_time", "run_count", "result")  # fmt: skip
-STATE, MESSAGE, START, END, RUNS, RESULT = 2, 3, 7, 8, 9, 10  # positions in a run row
+               "created", "start_time", "end_time", "run_count", "result",
+               "state_name")  # fmt: skip
+STATE, MESSAGE, START, END, RUNS, RESULT, STATE_NAME = 2, 3, 7, 8, 9, 10, 11  # in a run row
 COLUMNS = {
     "flows": ("name", "created"),
     "flow_runs": (*RUN_COLUMNS, "flow_name", "parameters", "parent_flow_run_id", "on_crashed",
                   "hostname", "pid", "process_started", "heartbeat", "entrypoint",
                   "parameters_ref"),
     "task_runs": (*RUN_COLUMNS, "task_name", "flow_run_id", "map_index", "map_id"),
-    "run_states": ("run_id", "type", "message", "detail", "timestamp"),
+    "run_states": ("run_id", "type", "message", "detail", "timestamp", "name"),
     "task_run_upstream": ("task_run_id", "upstream_id"),
     "logs": ("flow_run_id", "task_run_id", "level", "logger", "message", "timestamp"),
     "artifacts": ("id", "key", "type", "flow_run_id", "task_run_id", "data", "description",
@@ -80,7 +81,8 @@ def _statements(sqlite: bool) -> dict[str, str]:
     for table in ("flow_runs", "task_runs"):  # parameters: the _Update fields, in order
         statements[f"update {table}"] = (
             f"UPDATE {table} SET state_type = {mark}, state_message = {mark}, "
-            f"start_time = COALESCE(start_time, {mark}), end_time = COALESCE({mark}, end_time), "
+            f"state_name = {mark}, start_time = COALESCE(start_time, {mark}), "
+            f"end_time = COALESCE({mark}, end_time), "
             f"run_count = run_count + {mark}, result = COALESCE({mark}, result) WHERE id = {mark}"
         )
     statements["segment saved"] = f"SELECT 1 FROM spool_segments WHERE id = {mark}"
@@ -159,7 +161,7 @@ class _Batch:
         key = storable(event.key, NAME_LIMIT)
         row = [event.run_id, storable(event.name, NAME_LIMIT), None, None, tags,
                event.parent_task_run_id, self.time(event.timestamp),
-               None, None, 0, None]  # fmt: skip
+               None, None, 0, None, None]  # fmt: skip
         if event.kind == "flow":
             self.flows.add(key)
             process = self.process
@@ -186,24 +188,26 @@ class _Batch:
         timestamp = self.time(event.timestamp)
         message = storable_or_none(event.message, TEXT_LIMIT)
         detail = storable_or_none(event.detail, TEXT_LIMIT)
+        name = storable_or_none(event.name, NAME_LIMIT)
         state, result = event.state, event.result
         ruling = rule_on(current, state)
         if ruling is not None:  # kept in the history, marked with the rule
             self.rulings.append((run_id, ruling))
             refused = f"Not applied: rule {ruling.rule.name}. {ruling.rule.reason}"
             detail = storable(refused if detail is None else f"{refused}\n\n{detail}", TEXT_LIMIT)
-            self.states.append((run_id, state, message, detail, timestamp))
+            self.states.append((run_id, state, message, detail, timestamp, name))
             if ruling.state == current:
                 return
             state, message, detail, result = ruling.state, ruling.rule.reason, None, None
+            name = None
         self.resuming.discard(run_id)
-        self.states.append((run_id, state, message, detail, timestamp))
+        self.states.append((run_id, state, message, detail, timestamp, name))
         final = state in FINAL_NAMES
         if final and kind == "flow":
             self.ended_flow_runs.append(run_id)
         if row is None:  # recorded in an earlier batch: an UPDATE of what changed
             row = self.updates[kind][run_id] = _update(run_id)
-        row[STATE], row[MESSAGE] = state, message
+        row[STATE], row[MESSAGE], row[STATE_NAME] = state, message, name
         if result is not None:
             row[RESULT] = json.dumps(result)
         if state == "Running":
@@ -237,7 +241,16 @@ class _Batch:
         for kind, table in (("flow", "flow_runs"), ("task", "task_runs")):
             if self.updates[kind]:
                 parameters = [
-                    (u[STATE], u[MESSAGE], u[START], u[END], u[RUNS], u[RESULT], u[0])
+                    (
+                        u[STATE],
+                        u[MESSAGE],
+                        u[STATE_NAME],
+                        u[START],
+                        u[END],
+                        u[RUNS],
+                        u[RESULT],
+                        u[0],
+                    )
                     for u in self.updates[kind].values()
                 ]
                 cursor.executemany(statements[f"update {table}"], parameters)

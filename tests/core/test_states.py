@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime
 
 import pytest
+from typer.testing import CliRunner
 
 from plait import (
     Cached,
@@ -16,6 +17,7 @@ from plait import (
     Crashed,
     CrashedRunError,
     Failed,
+    InvalidOptionError,
     Late,
     Pending,
     PlaitError,
@@ -23,11 +25,15 @@ from plait import (
     Running,
     Scheduled,
     Skipped,
+    State,
     StateType,
     TimedOut,
     flow,
     task,
 )
+from plait.cli import app
+
+COMPLETED = StateType.COMPLETED
 
 
 def test_every_state_type_has_a_constructor_with_timestamp_and_message():
@@ -134,3 +140,53 @@ def test_state_result_is_awaited_in_async_code_and_called_in_sync_code(recorder)
     assert sync_pipeline() == 6
     with pytest.raises(ValueError, match="bad row"):
         asyncio.run(Failed(ValueError("bad row")).aresult())
+
+
+def test_a_state_given_its_own_name_keeps_its_type_and_is_checked():
+    state = Completed(7, message="nothing new", name="NoNewRows")
+
+    assert (state.name, state.custom_name, state.type) == ("NoNewRows", "NoNewRows", COMPLETED)
+    assert state.result() == 7
+    assert repr(state) == "NoNewRows('nothing new', type=Completed)"
+    assert (Completed().name, Completed().custom_name) == ("Completed", None)
+    for bad in ("", "  ", 3, "x" * 256):
+        with pytest.raises(InvalidOptionError, match=r"state's name must be a non-empty string"):
+            Failed(name=bad)
+
+
+@task(persist_result=True)  # the persisted result's state keeps its name and message
+def load(rows: int) -> State:
+    if rows:
+        return Completed(rows, message=f"{rows} rows")
+    return Completed(0, message="No new rows today.", name="NoNewRows")
+
+
+def test_custom_state_names_are_recorded_and_shown_by_the_cli(reporting):
+    @flow
+    def nightly(rows: int) -> State:
+        load(rows)
+        return Failed(message="Upstream feed is late.", name="FeedLate")
+
+    for rows in (0, 5):
+        assert nightly(rows, return_state=True).name == "FeedLate"
+
+    quiet, busy = reporting.client.read_flow_runs()[:2][::-1]
+    assert (quiet.state, quiet.state_name) == (StateType.FAILED, "FeedLate")
+    assert [s.name for s in reporting.client.read_flow_run(quiet.id).states] == [
+        None,
+        None,
+        "FeedLate",
+    ]
+    [skipped] = reporting.client.read_task_runs(quiet.id)
+    assert (skipped.state, skipped.state_name) == (StateType.COMPLETED, "NoNewRows")
+    assert skipped.state_message == "No new rows today."
+    assert skipped.result is not None
+    [loaded] = reporting.client.read_task_runs(busy.id)
+    assert (loaded.state, loaded.state_name) == (StateType.COMPLETED, None)
+
+    shown = CliRunner().invoke(app, ["flow-run", "inspect", quiet.id], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert "FeedLate (Failed)" in shown.output
+    assert "NoNewRows (Completed)" in shown.output
+    listed = CliRunner().invoke(app, ["task-run", "ls", "--flow-run", quiet.id], env={"COLUMNS": "200"})
+    assert "NoNewRows (Completed)" in listed.output
