@@ -46,6 +46,14 @@ class WritableFileSystem(ReadableFileSystem, ABC):
         """Write ``content`` to ``path`` (creating parent folders), replacing any file there;
         returns where it was written."""
 
+    def delete_path(self, path: str) -> None:
+        """Delete the file at ``path``, if there is one (a rolled-back transaction's results).
+        Storage types written before this method existed cannot, and say so."""
+        raise BlockError(
+            f"{type(self).__name__} cannot delete files: it has no delete_path method; "
+            f"{path!r} stays where it is."
+        )
+
 
 class LocalFileSystem(WritableFileSystem):
     """Files in a folder on this machine. Paths that would leave the folder (``..``, an
@@ -103,6 +111,9 @@ class LocalFileSystem(WritableFileSystem):
 
     def exists(self, path: str) -> bool:
         return self._resolve(path).is_file()
+
+    def delete_path(self, path: str) -> None:
+        self._resolve(path).unlink(missing_ok=True)
 
     @instance_list
     def list(self, path: str = "") -> list[str]:

@@ -292,6 +292,10 @@ class ObjectStorageBucket(WritableFileSystem):
             self._put_object(key, io.BytesIO(data), len(data))
         return key
 
+    def delete_path(self, path: str) -> None:
+        """Delete the object at ``path``, if there is one."""
+        self.delete_objects([path])
+
     def exists(self, path: str) -> bool:
         """Whether an object exists at ``path``. A missing bucket is an error, not False."""
         key = self._key(path)

@@ -11,6 +11,7 @@ from typing import Any, NamedTuple
 from plait.context import flow_run_var
 from plait.engine.runs import TaskRun
 from plait.states import State
+from plait.transactions import transaction_var
 
 # Serialises the rare hand-over between "waiting for upstream", "submitted" and "cancelled".
 _transition_lock = threading.Lock()
@@ -23,13 +24,16 @@ class PlaitFuture:
     is the run's current state; ``await future`` works in async code.
     """
 
-    __slots__ = ("_cancel_requested", "_future", "_runner_future", "task_run")
+    __slots__ = ("_cancel_requested", "_future", "_runner_future", "task_run", "transaction")
 
     def __init__(self, task_run: TaskRun) -> None:
         self.task_run = task_run
         self._future: cf.Future[State] = cf.Future()
         self._runner_future: cf.Future[Any] | None = None
         self._cancel_requested = False
+        self.transaction = transaction_var.get()  # the one the run takes part in, if any
+        if self.transaction is not None:
+            self.transaction.submitted(self)
 
     @property
     def task_run_id(self) -> str:

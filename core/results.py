@@ -64,6 +64,11 @@ class ResultRef:
         storage = self.storage_object or open_storage(self.storage)
         return bool(storage.exists(self.path))
 
+    def delete(self) -> None:
+        """Delete the stored result (a rolled-back transaction's), if it is there."""
+        storage = self.storage_object or open_storage(self.storage)
+        storage.delete_path(self.path)
+
     def to_json(self) -> dict[str, Any]:
         return {"storage": self.storage, "path": self.path, "serializer": self.serializer}
 

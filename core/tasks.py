@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, overload
 from plait import caching
 from plait.engine import mapping, submission, task_runs
 from plait.engine import options as opt
-from plait.engine.definition import UNBOUND, Definition
+from plait.engine.definition import UNBOUND, Definition, HookDecorator
 from plait.engine.options import exponential_backoff, retry_when
 from plait.exceptions import InvalidOptionError
 from plait.futures import PlaitFuture, PlaitFutureList
@@ -73,6 +73,11 @@ class Task(Definition, Generic[P, R]):
         self.refresh_cache = opt.check_bool(
             options.get("refresh_cache", False), "refresh_cache", owner
         )
+        for option in ("on_commit", "on_rollback"):  # hook(transaction): plait.transactions
+            self._set_hooks(option, opt.check_hooks(options.get(option), option, owner))
+
+    on_commit = HookDecorator()
+    on_rollback = HookDecorator()
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return super().__call__(*args, **kwargs)

@@ -38,7 +38,7 @@ _HOOK_OPTIONS = {
 }
 
 
-class _HookDecorator:
+class HookDecorator:
     """``@my_task.on_failure`` (and the other hook options): registers the decorated
     function as that option does, and returns it unchanged."""
 
@@ -140,11 +140,11 @@ class Definition:
             self._set_hooks(option, opt.check_hooks(options.get(option), option, owner))
         functools.update_wrapper(self, fn)
 
-    on_running = _HookDecorator()
-    on_completion = _HookDecorator()
-    on_failure = _HookDecorator()
-    on_crashed = _HookDecorator()
-    on_cancellation = _HookDecorator()
+    on_running = HookDecorator()
+    on_completion = HookDecorator()
+    on_failure = HookDecorator()
+    on_crashed = HookDecorator()
+    on_cancellation = HookDecorator()
 
     def add_hook(self, option: str, fn: Callable[..., Any]) -> Callable[..., Any]:
         """Add ``fn`` to the hooks of ``option`` (``"on_failure"``, …); what the decorators
@@ -157,7 +157,7 @@ class Definition:
 
     def _set_hooks(self, option: str, hooks: tuple[Callable[..., Any], ...]) -> None:
         setattr(self, f"{option}_hooks", hooks)
-        for state_type in _HOOK_OPTIONS[option]:
+        for state_type in _HOOK_OPTIONS.get(option, ()):  # on_commit/on_rollback: no state
             self._hooks[state_type] = hooks
 
     def with_options(self, **changes: Any) -> Any:

@@ -121,14 +121,19 @@ def check_optional_callable(value: Any, option: str, owner: str) -> Callable[...
     return value
 
 
+_TRANSACTION_HOOKS = frozenset({"on_commit", "on_rollback"})
+
+
 def check_hooks(value: Any, option: str, owner: str) -> tuple[Callable[..., Any], ...]:
-    """A list of callables ``hook(flow_or_task, run, state)``; a single callable is accepted too."""
+    """A list of callables ``hook(flow_or_task, run, state)`` (``hook(transaction)`` for
+    ``on_commit`` and ``on_rollback``); a single callable is accepted too."""
     if value is None:
         return ()
     if callable(value):
         return (value,)
     if not isinstance(value, list | tuple):
-        raise _fail(owner, option, "a list of callables hook(flow_or_task, run, state)", value)
+        signature = "transaction" if option in _TRANSACTION_HOOKS else "flow_or_task, run, state"
+        raise _fail(owner, option, f"a list of callables hook({signature})", value)
     for hook in value:
         if not callable(hook):
             raise _fail(owner, option, "a list of callables, but one item is not callable", hook)
@@ -226,6 +231,8 @@ class TaskOptions(RunOptions, total=False):
     cache_key_fn: Callable[..., str | None] | None
     cache_expiration: Any  # a datetime.timedelta, or None for no expiry
     refresh_cache: bool
+    on_commit: list[Callable[..., Any]]  # hook(transaction): its transaction committed
+    on_rollback: list[Callable[..., Any]]  # hook(transaction): its transaction rolled back
     result_storage_key: str | None  # "{parameters[day]}.json": where the result goes (and its key)
 
 

@@ -14,6 +14,7 @@ import hashlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ from plait.exceptions import SerializationError
 from plait.logs import log_for_run
 from plait.results import ResultRef
 from plait.states import Failed, State, StateType
+from plait.transactions import Transaction, transaction_var
 
 if TYPE_CHECKING:
     from plait.backend.cache import CacheIndex
@@ -52,6 +54,7 @@ class Plan:
     path: str
     key: str | None = None
     cache: CacheIndex | None = None
+    transaction: Transaction | None = None  # a cache record waits for it to commit
 
     def persist(self, completed: State) -> State:
         """Write the result of ``completed``, then its cache record; the Completed state that
@@ -77,6 +80,15 @@ class Plan:
         failure only loses later hits, so it is logged, not raised."""
         if self.key is None or self.cache is None:
             return
+        if self.transaction is not None:
+            record = partial(self._record, ref)
+            self.transaction.defer_record(self.key, ref.to_json(), record)
+            return
+        self._record(ref)
+
+    def _record(self, ref: ResultRef) -> None:
+        assert self.key is not None
+        assert self.cache is not None
         task: Task = self.definition  # type: ignore[assignment]
         try:
             self.cache.record(self.key, ref.to_json(), self.run.id, task.cache_expiration)
@@ -99,7 +111,8 @@ class Plan:
         """The Cached state for this key, if a live record points at a result that exists."""
         assert self.key is not None
         assert self.cache is not None
-        data = self.cache.lookup(self.key)
+        staged = None if self.transaction is None else self.transaction.staged_record(self.key)
+        data = staged or self.cache.lookup(self.key)
         if data is None:
             return None
         storage, spec = self.definition.results.open()
@@ -128,7 +141,8 @@ def plan_task(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> Plan 
     key = _cache_key(task, task_run, args, kwargs)
     if key is None:
         return Plan(task, task_run, f"task-runs/{task_run.id}")
-    return Plan(task, task_run, f"cache/{key}", key, get_backend().cache_index())
+    cache = get_backend().cache_index()
+    return Plan(task, task_run, f"cache/{key}", key, cache, transaction_var.get())
 
 
 _NO_FLOW_RUN = SimpleNamespace(id=None, name=None, flow_name=None)  # a task called outside flows
@@ -150,7 +164,7 @@ def _storage_key_plan(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) 
     if task.cache_policy is NO_CACHE:
         return Plan(task, task_run, path)
     key = hashlib.sha256(f"result_storage_key\0{path}".encode()).hexdigest()
-    return Plan(task, task_run, path, key, get_backend().cache_index())
+    return Plan(task, task_run, path, key, get_backend().cache_index(), transaction_var.get())
 
 
 def _cache_key(task: Task, task_run: TaskRun, args: tuple, kwargs: dict) -> str | None:

@@ -39,7 +39,8 @@ from plait.engine.runs import MapSlot, TaskRun
 from plait.exceptions import ParameterError
 from plait.futures import PlaitFuture, wait_all_async
 from plait.logs import capture_prints, setup_logging
-from plait.states import Pending, State
+from plait.states import Pending, State, StateType
+from plait.transactions import transaction_var
 
 if TYPE_CHECKING:
     from plait.tasks import Task
@@ -226,6 +227,7 @@ def call_task(task: Task, args: tuple, kwargs: dict, return_state: bool) -> Any:
             return task.deliver(conclude(task, task_run, failure), return_state)
         args, kwargs = substitute(args), substitute(kwargs)
     state = run_task(task, task_run, args, kwargs, task.resolve_log_prints())
+    staged(task, task_run, state)
     return task.deliver(state, return_state)
 
 
@@ -240,4 +242,13 @@ async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: b
             return task.deliver(conclude(task, task_run, failure), return_state)
         args, kwargs = substitute(args), substitute(kwargs)
     state = await run_task_async(task, task_run, args, kwargs, task.resolve_log_prints())
+    staged(task, task_run, state)
     return task.deliver(state, return_state)
+
+
+def staged(task: Task, task_run: TaskRun, state: State) -> None:
+    """Stage a run that completed inside a transaction (``plait.transactions``)."""
+    if state.type is StateType.COMPLETED:
+        transaction = transaction_var.get()
+        if transaction is not None:
+            transaction.stage(task, task_run, state)

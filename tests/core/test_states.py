@@ -188,5 +188,7 @@ def test_custom_state_names_are_recorded_and_shown_by_the_cli(reporting):
     assert shown.exit_code == 0, shown.output
     assert "FeedLate (Failed)" in shown.output
     assert "NoNewRows (Completed)" in shown.output
-    listed = CliRunner().invoke(app, ["task-run", "ls", "--flow-run", quiet.id], env={"COLUMNS": "200"})
+    listed = CliRunner().invoke(
+        app, ["task-run", "ls", "--flow-run", quiet.id], env={"COLUMNS": "200"}
+    )
     assert "NoNewRows (Completed)" in listed.output

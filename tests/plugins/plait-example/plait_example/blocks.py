@@ -74,6 +74,9 @@ class ExampleBucket(WritableFileSystem):
     def exists(self, path: str) -> bool:
         return self._files().exists(path)
 
+    def delete_path(self, path: str) -> None:
+        self._files().delete_path(path)
+
     @instance_list
     def list(self, path: str = "") -> list[str]:
         return self._files().list(path)
