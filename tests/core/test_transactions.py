@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from fixtures.api import DEADLINE_SECONDS
 
 from plait import InvalidOptionError, PlaitError, ProcessPoolTaskRunner, flow, task
 from plait.caching import INPUTS
 from plait.store.database import open_database
 from plait.store.schema import CacheRecordRow
 from plait.transactions import IsolationLevel, get_transaction, transaction
-from tests.fixtures.api import DEADLINE_SECONDS
 
 EVENTS: list[str] = []  # what the hooks saw, in order
 
