@@ -33,6 +33,7 @@ from plait.engine.concurrency import event_loop_running
 from plait.exceptions import InvalidOptionError, PlaitError
 from plait.logs import log_for_run
 from plait.runs import new_id
+from plait.states import StateType
 
 if TYPE_CHECKING:
     from plait.engine.runs import TaskRun
@@ -116,8 +117,11 @@ class Transaction:
             self._futures.append(future)
 
     def stage(self, task: Task, task_run: TaskRun, state: State) -> None:
-        """A task run that completed inside the block. One that completes after the block
-        rolled back (on an event loop, which the block does not wait on) rolls back now."""
+        """A task run that ended inside the block: kept if it completed (a cache hit did
+        nothing to undo). One that completes after the block rolled back (on an event loop,
+        which the block does not wait on) rolls back now."""
+        if state.type is not StateType.COMPLETED:
+            return
         staged = _StagedRun(task, task_run, state, self)
         with self._lock:
             if self.state is TransactionState.ACTIVE:

@@ -288,7 +288,7 @@ def _settle(
                 _resubmit_later(delay, resubmit, task, future, crash)
                 return
             state = conclude(task, task_run, crash)
-    if future.transaction is not None and state.type is StateType.COMPLETED:
+    if future.transaction is not None:
         future.transaction.stage(task, task_run, state)
     future._set_final(state)
 

@@ -39,7 +39,7 @@ from plait.engine.runs import MapSlot, TaskRun
 from plait.exceptions import ParameterError
 from plait.futures import PlaitFuture, wait_all_async
 from plait.logs import capture_prints, setup_logging
-from plait.states import Pending, State, StateType
+from plait.states import Pending, State
 from plait.transactions import transaction_var
 
 if TYPE_CHECKING:
@@ -247,8 +247,7 @@ async def call_task_async(task: Task, args: tuple, kwargs: dict, return_state: b
 
 
 def staged(task: Task, task_run: TaskRun, state: State) -> None:
-    """Stage a run that completed inside a transaction (``plait.transactions``)."""
-    if state.type is StateType.COMPLETED:
-        transaction = transaction_var.get()
-        if transaction is not None:
-            transaction.stage(task, task_run, state)
+    """Hand a run that ended inside a transaction to it (``plait.transactions``)."""
+    transaction = transaction_var.get()
+    if transaction is not None:
+        transaction.stage(task, task_run, state)

@@ -174,6 +174,7 @@ def _event(**fields) -> dict:
         ("StateChanged", "events[0]", "must be an object"),
         (_event(colour="red"), "events[0].colour", "is not a field of StateChanged"),
         (_event(state="Sleeping"), "events[0].state", "must be one of"),
+        (_event(name=""), "events[0].name", "must be 1 to 255 characters"),
         (_event(timestamp="yesterday"), "events[0].timestamp", "valid datetime"),
         (_event(timestamp="2026-01-01T00:00:00"), "events[0].timestamp", "UTC offset"),
         (_event(kind="job"), "events[0].kind", "'flow' or 'task'"),

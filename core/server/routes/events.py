@@ -59,8 +59,12 @@ def _one_of(choices: list[str]) -> CoreSchema:
     return _worded(cs.literal_schema(choices), f"must be one of {', '.join(choices)}")
 
 
+_STATE_NAME = cs.nullable_schema(  # a state's own name, if it has one
+    _worded(cs.str_schema(min_length=1, max_length=255), "must be 1 to 255 characters, or left out")
+)
 _TIGHTER: dict[tuple[str, str], CoreSchema] = {  # fields checked beyond their type hints
     ("StateChanged", "state"): _one_of(sorted(state.value for state in StateType)),
+    ("StateChanged", "name"): cs.with_default_schema(_STATE_NAME, default=None),
     ("ArtifactRecord", "type"): _one_of(sorted(ARTIFACT_TYPES)),
     ("LogRecord", "id"): cs.with_default_schema(
         _worded(cs.none_schema(), "is given by the server; leave it out"), default=None
